@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * The `iris` command: train, predict, serve, info, health.
+ * Each sub-command lives in ./commands and is listed here once.
+ */
+import { Code, IrisError } from "../errors.js";
+import { ExitCode, type Command, type CommandIo } from "./command.js";
+import { commands } from "./commands/index.js";
+
+function topHelp(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    "Usage: iris <command> [options]",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Run `iris <command> --help` for a command's options.",
+    "",
+  ].join("\n");
+}
+
+export async function main(argv: string[], io: CommandIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    (name === undefined ? io.stderr : io.stdout).write(topHelp());
+    return name === undefined ? ExitCode.USAGE : ExitCode.OK;
+  }
+  const command: Command | undefined = commands.find((c) => c.name === name);
+  if (!command) {
+    io.stderr.write(`iris: unknown command "${name}"\n\n${topHelp()}`);
+    return ExitCode.USAGE;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.stdout.write(command.help.endsWith("\n") ? command.help : `${command.help}\n`);
+    return ExitCode.OK;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    const error = IrisError.from(err);
+    const detail = error.code === Code.INTERNAL && error.cause instanceof Error ? `: ${error.cause.message}` : "";
+    io.stderr.write(`iris ${command.name}: ${error.message}${detail}\n`);
+    return error.code === Code.INVALID_ARGUMENT ? ExitCode.USAGE : ExitCode.FAILURE;
+  }
+}
+
+const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
+// Long-running commands (serve) resolve only when they are done; let stdout
+// drain before the process ends.
+process.exitCode = code;

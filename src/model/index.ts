@@ -1,0 +1,3 @@
+export * from "./artifact.js";
+export * from "./model.js";
+export * from "./load.js";
