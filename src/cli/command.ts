@@ -30,11 +30,22 @@ export interface CommandIo {
 
 export type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
 
+/** What parseFlags hands to parseArgs (named, so the declaration build can name the result type). */
+type FlagsConfig<T extends OptionsConfig> = {
+  args: string[];
+  options: T & { help: { type: "boolean"; short: string } };
+  strict: true;
+  allowPositionals: false;
+};
+
 /**
  * Parses a command's flags strictly (unknown flags and stray positionals are
  * usage errors). `--help` is added to every command.
  */
-export function parseFlags<T extends OptionsConfig>(argv: string[], options: T) {
+export function parseFlags<T extends OptionsConfig>(
+  argv: string[],
+  options: T,
+): ReturnType<typeof parseArgs<FlagsConfig<T>>> {
   try {
     return parseArgs({
       args: argv,

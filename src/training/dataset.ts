@@ -1,0 +1,220 @@
+/**
+ * Loading the training data: a CSV file with a header row, the four
+ * measurements and the species, columns found by name in any order.
+ *
+ * Every problem is reported as `file:line:column: message`, with line and
+ * column 1-based as a text editor shows them (the header is line 1), and
+ * raised as an INVALID_ARGUMENT IrisError (CLI exit code 2).
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { parse } from "csv-parse/sync";
+import { Code, IrisError, type FieldViolation } from "../errors.js";
+import { measurementProblem } from "../model/index.js";
+
+/** The measurements, in model order (the order of the coefficient columns). */
+export const FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"] as const;
+/** The label column. */
+export const LABEL = "species";
+/** Unit of every measurement. */
+export const UNIT = "cm";
+
+/** A loaded data set: features row-major, labels as class indices. */
+export interface Dataset {
+  /** The file as named by the caller (used in messages and provenance). */
+  source: string;
+  /** SHA-256 (hex) of the file's bytes. */
+  sha256: string;
+  featureNames: readonly string[];
+  /** Sorted unique labels (scikit-learn's class order); index = class index. */
+  classes: string[];
+  rows: number;
+  /** rows × features, row-major. */
+  x: Float64Array;
+  /** Class index of each row. */
+  y: Int32Array;
+  /** The 1-based line on which each row starts. */
+  lines: Int32Array;
+}
+
+/** A 1-based position in the text, as an editor shows it. */
+interface Position {
+  line: number;
+  column: number;
+}
+
+/** How many problems a message lists before summarising the rest. */
+const MAX_REPORTED = 20;
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
+const LINE_BREAK = /\r\n|\r|\n/g;
+
+/** Reads and parses a CSV file; `path` is how messages name it. */
+export async function loadDataset(path: string): Promise<Dataset> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (err as Error).message;
+    throw new IrisError(Code.INVALID_ARGUMENT, `${path}: cannot read data file: ${why}`, { cause: err });
+  }
+  return parseDataset(bytes, path);
+}
+
+/** Parses CSV bytes (UTF-8); `source` names the file in messages. */
+export function parseDataset(bytes: Buffer | string, source: string): Dataset {
+  const buffer = typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes;
+  const sha256 = createHash("sha256").update(buffer).digest("hex");
+  // Strip a byte-order mark ourselves so columns count from the first visible character.
+  const text = buffer.toString("utf8").replace(/^\uFEFF/, "");
+  const lines = text.split(LINE_BREAK);
+
+  let records: string[][];
+  try {
+    records = parse(text, { relax_column_count: true, skip_empty_lines: true });
+  } catch (err) {
+    const line = (err as { lines?: number }).lines ?? 1;
+    const message = (err as Error).message.replace(/\s+/g, " ");
+    throw new IrisError(Code.INVALID_ARGUMENT, `${source}:${line}:1: not valid CSV: ${message}`, { cause: err });
+  }
+  const at = (p: Position) => `${source}:${p.line}:${p.column}`;
+  const fail = (p: Position, message: string): never => {
+    throw new IrisError(Code.INVALID_ARGUMENT, `${at(p)}: ${message}`);
+  };
+
+  const header = records[0];
+  if (header === undefined) {
+    fail({ line: 1, column: 1 }, `empty file: expected a header row naming ${[...FEATURES, LABEL].join(", ")}`);
+  }
+  const locator = new Locator(lines);
+  const headerFields = locator.next(header!.length);
+  const names = header!.map((n) => n.trim());
+  const columnOf = new Map<string, number>();
+  names.forEach((name, i) => {
+    if ((FEATURES as readonly string[]).includes(name) || name === LABEL) {
+      if (columnOf.has(name)) fail(headerFields.starts[i]!, `duplicate column "${name}"`);
+      columnOf.set(name, i);
+    }
+  });
+  const missing = [...FEATURES, LABEL].filter((n) => !columnOf.has(n));
+  if (missing.length > 0) {
+    const plural = missing.length > 1 ? "s" : "";
+    fail(
+      { line: headerFields.starts[0]!.line, column: 1 },
+      `missing column${plural} ${missing.map((m) => `"${m}"`).join(", ")} (the header has: ${names.join(", ")})`,
+    );
+  }
+  const featureColumns = FEATURES.map((f) => columnOf.get(f)!);
+  const labelColumn = columnOf.get(LABEL)!;
+
+  const dataRecords = records.slice(1);
+  if (dataRecords.length === 0) {
+    fail({ line: headerFields.end.line + 1, column: 1 }, "no data rows after the header");
+  }
+
+  const n = dataRecords.length;
+  const d = FEATURES.length;
+  const x = new Float64Array(n * d);
+  const labels: string[] = new Array<string>(n);
+  const rowLines = new Int32Array(n);
+  const labelPositions: Position[] = new Array<Position>(n);
+  const problems: FieldViolation[] = [];
+  const problem = (p: Position, message: string) => problems.push({ field: at(p), description: message });
+
+  dataRecords.forEach((rec, r) => {
+    const fields = locator.next(rec.length);
+    rowLines[r] = fields.starts[0]!.line;
+    const count = rec.length;
+    if (count < names.length) {
+      const absent = names.slice(count).filter((name) => columnOf.has(name));
+      const what = absent.length > 0 ? ` (no value for ${absent.map((m) => `"${m}"`).join(", ")})` : "";
+      problem(fields.end, `short row: ${count} field${count === 1 ? "" : "s"}, expected ${names.length}${what}`);
+      return;
+    }
+    if (count > names.length) {
+      problem(fields.starts[names.length]!, `long row: ${count} fields, expected ${names.length} (the header's count)`);
+      return;
+    }
+    featureColumns.forEach((col, j) => {
+      const raw = rec[col]!.trim();
+      const why = numberProblem(raw);
+      if (why !== undefined) problem(fields.starts[col]!, `${FEATURES[j]} ${why}`);
+      else x[r * d + j] = Number(raw);
+    });
+    const label = rec[labelColumn]!.trim();
+    if (label === "") problem(fields.starts[labelColumn]!, `${LABEL} is empty`);
+    labels[r] = label;
+    labelPositions[r] = fields.starts[labelColumn]!;
+  });
+
+  if (problems.length > 0) {
+    const [first] = problems;
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? "s" : ""})` : "";
+    throw new IrisError(Code.INVALID_ARGUMENT, `${first!.field}: ${first!.description}${more}`, {
+      violations: problems.slice(0, MAX_REPORTED),
+    });
+  }
+
+  const classes = [...new Set(labels)].sort();
+  if (classes.length < 2) {
+    fail(labelPositions[0]!, `only one ${LABEL} ("${classes[0]}") in ${n} rows: at least 2 classes are needed`);
+  }
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const y = Int32Array.from(labels, (l) => index.get(l)!);
+  return { source, sha256, featureNames: FEATURES, classes, rows: n, x, y, lines: rowLines };
+}
+
+/** Why a measurement's text is not acceptable, or undefined. */
+function numberProblem(raw: string): string | undefined {
+  if (raw === "") return "is empty";
+  if (NON_FINITE.test(raw)) return `must be a finite number, got "${raw}"`;
+  if (!DECIMAL.test(raw)) return `must be a number, got "${raw}"`;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) return `must be a finite number, got "${raw}"`;
+  return measurementProblem(value);
+}
+
+/**
+ * Finds where each record's fields start, in editor coordinates, by walking
+ * the text alongside csv-parse's records: skip the empty lines csv-parse
+ * skips, then scan the record's fields quote-aware (a quoted value may span
+ * lines) up to the end of its last line.
+ */
+class Locator {
+  private line = 0;
+
+  constructor(private readonly lines: string[]) {}
+
+  next(fieldCount: number): { starts: Position[]; end: Position } {
+    const { lines } = this;
+    while (this.line < lines.length - 1 && lines[this.line] === "") this.line++;
+    let line = this.line;
+    let col = 0;
+    const current = () => lines[line] ?? "";
+    const starts: Position[] = [];
+    for (let f = 0; f < fieldCount; f++) {
+      starts.push({ line: line + 1, column: col + 1 });
+      if (current()[col] === '"') {
+        col++;
+        for (;;) {
+          if (col >= current().length) {
+            if (line + 1 >= lines.length) break;
+            line++;
+            col = 0;
+          } else if (current()[col] === '"') {
+            if (current()[col + 1] !== '"') {
+              col++;
+              break;
+            }
+            col += 2;
+          } else col++;
+        }
+      }
+      while (col < current().length && current()[col] !== ",") col++;
+      if (current()[col] === ",") col++;
+    }
+    this.line = line + 1;
+    return { starts, end: { line: line + 1, column: current().length + 1 } };
+  }
+}
