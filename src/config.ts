@@ -1,0 +1,122 @@
+/**
+ * The one configuration reader of the server. Command-line flags override
+ * `IRIS_*` environment variables, which override the defaults. Everything is
+ * checked once, up front: the first bad value is an IrisError
+ * (INVALID_ARGUMENT) naming the flag or variable, what it must be and what it
+ * was; the result is a fully filled, frozen object.
+ */
+import { Code, IrisError } from "./errors.js";
+
+/** Log levels, most to least severe; `silent` turns logging off. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ServerConfig {
+  /** Interface to listen on. */
+  readonly host: string;
+  /** TCP port; 0 picks a free one (the start log line reports it). */
+  readonly port: number;
+  /** Path of the model artifact to serve. */
+  readonly modelPath: string;
+  /** Largest BatchPredict batch, in rows; larger ones get RESOURCE_EXHAUSTED. */
+  readonly maxBatchRows: number;
+  /** Largest request message, in bytes; larger ones get RESOURCE_EXHAUSTED. */
+  readonly maxReceiveBytes: number;
+  readonly logLevel: LogLevel;
+  /** How long in-flight calls may run after SIGTERM/SIGINT before they are cut off. */
+  readonly shutdownGraceMs: number;
+}
+
+/**
+ * 100 000 rows: about 3.8 MB of request and 2.5 MB of response, a few tens of
+ * milliseconds of work; big enough for bulk scoring, small enough that one
+ * call cannot hog the server.
+ */
+export const DEFAULT_MAX_BATCH_ROWS = 100_000;
+/** 8 MiB: room for a full 100 000-row batch (~3.8 MB) with margin. */
+export const DEFAULT_MAX_RECEIVE_BYTES = 8 * 1024 * 1024;
+
+export const DEFAULTS: ServerConfig = Object.freeze({
+  host: "0.0.0.0",
+  port: 50051,
+  modelPath: "artifacts/model.json",
+  maxBatchRows: DEFAULT_MAX_BATCH_ROWS,
+  maxReceiveBytes: DEFAULT_MAX_RECEIVE_BYTES,
+  logLevel: "info",
+  shutdownGraceMs: 10_000,
+});
+
+/** The flag and environment variable of each setting. */
+export const SETTINGS: Readonly<Record<keyof ServerConfig, { flag: string; env: string }>> = Object.freeze({
+  host: { flag: "host", env: "IRIS_HOST" },
+  port: { flag: "port", env: "IRIS_PORT" },
+  modelPath: { flag: "model", env: "IRIS_MODEL" },
+  maxBatchRows: { flag: "max-batch-rows", env: "IRIS_MAX_BATCH_ROWS" },
+  maxReceiveBytes: { flag: "max-receive-bytes", env: "IRIS_MAX_RECEIVE_BYTES" },
+  logLevel: { flag: "log-level", env: "IRIS_LOG_LEVEL" },
+  shutdownGraceMs: { flag: "shutdown-grace-ms", env: "IRIS_SHUTDOWN_GRACE_MS" },
+});
+
+export interface ConfigSources {
+  /** Raw flag values by setting; undefined = not given. */
+  flags?: Partial<Record<keyof ServerConfig, string | undefined>>;
+  /** The environment (process.env); an empty variable counts as unset. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** A raw value and where it came from, for error messages. */
+interface Raw {
+  value: string;
+  source: string;
+}
+
+function invalid(raw: Raw, expectation: string): IrisError {
+  return new IrisError(Code.INVALID_ARGUMENT, `${raw.source} must be ${expectation}, got ${JSON.stringify(raw.value)}`);
+}
+
+function integer(raw: Raw | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const text = raw.value.trim();
+  const value = /^[+-]?\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalid(raw, `a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Reads and validates the server configuration. Throws IrisError (INVALID_ARGUMENT). */
+export function loadConfig({ flags = {}, env = {} }: ConfigSources = {}): ServerConfig {
+  const raw = (key: keyof ServerConfig): Raw | undefined => {
+    const { flag, env: name } = SETTINGS[key];
+    const fromFlag = flags[key];
+    if (fromFlag !== undefined) return { value: fromFlag, source: `--${flag}` };
+    const fromEnv = env[name];
+    if (fromEnv !== undefined && fromEnv !== "") return { value: fromEnv, source: name };
+    return undefined;
+  };
+
+  const hostRaw = raw("host");
+  const host = hostRaw === undefined ? DEFAULTS.host : hostRaw.value.trim();
+  if (hostRaw && (host === "" || /\s/.test(host))) throw invalid(hostRaw, "a host name or IP address");
+
+  const modelRaw = raw("modelPath");
+  const modelPath = modelRaw === undefined ? DEFAULTS.modelPath : modelRaw.value;
+  if (modelRaw && modelPath.trim() === "") throw invalid(modelRaw, "the path of a model artifact");
+
+  const levelRaw = raw("logLevel");
+  const level = levelRaw === undefined ? DEFAULTS.logLevel : levelRaw.value.trim().toLowerCase();
+  if (levelRaw && !(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw invalid(levelRaw, `one of ${LOG_LEVELS.join(", ")}`);
+  }
+
+  return Object.freeze({
+    host,
+    port: integer(raw("port"), DEFAULTS.port, 0, 65_535),
+    modelPath,
+    maxBatchRows: integer(raw("maxBatchRows"), DEFAULTS.maxBatchRows, 1, 10_000_000),
+    // grpc-js takes a signed 32-bit limit.
+    maxReceiveBytes: integer(raw("maxReceiveBytes"), DEFAULTS.maxReceiveBytes, 1024, 2 ** 31 - 1),
+    logLevel: level as LogLevel,
+    shutdownGraceMs: integer(raw("shutdownGraceMs"), DEFAULTS.shutdownGraceMs, 0, 10 * 60_000),
+  });
+}

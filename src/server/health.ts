@@ -1,0 +1,76 @@
+/**
+ * grpc.health.v1.Health (Check, Watch, List) through grpc-health-check, for
+ * the whole server ("") and for iris.v1.IrisService. Both are NOT_SERVING
+ * until a model is loaded and again from the moment shutdown begins.
+ *
+ * Watch streams never end on their own, so a graceful shutdown would wait
+ * for them until its grace period ran out; close() ends them right after
+ * they have been sent NOT_SERVING.
+ */
+import { HealthImplementation, protoPath, type ServingStatus } from "grpc-health-check";
+import { IRIS_SERVICE_NAME } from "./iris-service.js";
+
+export { protoPath as healthProtoPath };
+
+/** The services whose health is reported: the server as a whole and ours. */
+export const HEALTH_SERVICES = ["", IRIS_SERVICE_NAME] as const;
+
+type Server = Parameters<HealthImplementation["addToServer"]>[0];
+type Implementation = Parameters<Server["addService"]>[1];
+/** What this module uses of a Watch call (a grpc-js ServerWritableStream). */
+interface WatchCall {
+  end(): void;
+  on(event: "cancelled", listener: () => void): unknown;
+}
+type WatchHandler = (call: WatchCall) => void;
+
+export class HealthReporter {
+  readonly #impl = new HealthImplementation(
+    Object.fromEntries(HEALTH_SERVICES.map((s) => [s, "NOT_SERVING" satisfies ServingStatus])),
+  );
+  readonly #watches = new Set<WatchCall>();
+  #closed = false;
+  #status: ServingStatus = "NOT_SERVING";
+
+  get status(): ServingStatus {
+    return this.#status;
+  }
+
+  /** SERVING or NOT_SERVING for every reported service; ignored once closed. */
+  setServing(serving: boolean): void {
+    if (this.#closed) return;
+    this.#set(serving ? "SERVING" : "NOT_SERVING");
+  }
+
+  /** NOT_SERVING for good, and every Watch stream is ended. */
+  close(): void {
+    if (this.#closed) return;
+    this.#set("NOT_SERVING");
+    this.#closed = true;
+    for (const call of this.#watches) call.end();
+    this.#watches.clear();
+  }
+
+  addToServer(server: Server): void {
+    this.#impl.addToServer({
+      addService: (definition, implementation: Implementation) => {
+        const watch = implementation.watch as unknown as WatchHandler;
+        const trackedWatch: WatchHandler = (call) => {
+          watch(call);
+          if (this.#closed) {
+            call.end();
+            return;
+          }
+          this.#watches.add(call);
+          call.on("cancelled", () => this.#watches.delete(call));
+        };
+        server.addService(definition, { ...implementation, watch: trackedWatch as unknown as Implementation[string] });
+      },
+    });
+  }
+
+  #set(status: ServingStatus): void {
+    this.#status = status;
+    for (const service of HEALTH_SERVICES) this.#impl.setStatus(service, status);
+  }
+}

@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULTS, DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_RECEIVE_BYTES, loadConfig } from "../src/config.js";
+import { Code, IrisError } from "../src/errors.js";
+
+function failure(fn: () => unknown): IrisError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(IrisError);
+    return err as IrisError;
+  }
+  throw new Error("expected an error");
+}
+
+describe("loadConfig", () => {
+  it("fills every setting with its default when nothing is given", () => {
+    expect(loadConfig({ env: {} })).toEqual({
+      host: "0.0.0.0",
+      port: 50051,
+      modelPath: "artifacts/model.json",
+      maxBatchRows: DEFAULT_MAX_BATCH_ROWS,
+      maxReceiveBytes: DEFAULT_MAX_RECEIVE_BYTES,
+      logLevel: "info",
+      shutdownGraceMs: 10_000,
+    });
+    expect(loadConfig()).toEqual(DEFAULTS);
+    expect(DEFAULT_MAX_RECEIVE_BYTES).toBeGreaterThan(DEFAULT_MAX_BATCH_ROWS * 38);
+  });
+
+  it("reads IRIS_* variables, and flags override them", () => {
+    const env = {
+      IRIS_HOST: "127.0.0.1",
+      IRIS_PORT: "6000",
+      IRIS_MODEL: "/models/m.json",
+      IRIS_MAX_BATCH_ROWS: "500",
+      IRIS_MAX_RECEIVE_BYTES: "65536",
+      IRIS_LOG_LEVEL: "DEBUG",
+      IRIS_SHUTDOWN_GRACE_MS: "250",
+    };
+    expect(loadConfig({ env })).toEqual({
+      host: "127.0.0.1",
+      port: 6000,
+      modelPath: "/models/m.json",
+      maxBatchRows: 500,
+      maxReceiveBytes: 65536,
+      logLevel: "debug",
+      shutdownGraceMs: 250,
+    });
+    const config = loadConfig({ env, flags: { port: "0", host: "::", logLevel: "warn", maxBatchRows: undefined } });
+    expect(config).toMatchObject({ port: 0, host: "::", logLevel: "warn", maxBatchRows: 500 });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it("treats an empty variable as unset", () => {
+    expect(loadConfig({ env: { IRIS_PORT: "", IRIS_LOG_LEVEL: "" } })).toMatchObject({ port: 50051, logLevel: "info" });
+  });
+
+  it.each([
+    [{ env: { IRIS_PORT: "abc" } }, 'IRIS_PORT must be a whole number from 0 to 65535, got "abc"'],
+    [{ flags: { port: "65536" } }, '--port must be a whole number from 0 to 65535, got "65536"'],
+    [{ flags: { port: "80.5" } }, '--port must be a whole number from 0 to 65535, got "80.5"'],
+    [{ flags: { port: "" } }, '--port must be a whole number from 0 to 65535, got ""'],
+    [{ env: { IRIS_MAX_BATCH_ROWS: "0" } }, 'IRIS_MAX_BATCH_ROWS must be a whole number from 1 to 10000000, got "0"'],
+    [{ flags: { maxReceiveBytes: "1e6" } }, '--max-receive-bytes must be a whole number from 1024 to 2147483647, got "1e6"'],
+    [{ env: { IRIS_SHUTDOWN_GRACE_MS: "-1" } }, 'IRIS_SHUTDOWN_GRACE_MS must be a whole number from 0 to 600000, got "-1"'],
+    [{ env: { IRIS_LOG_LEVEL: "loud" } }, 'IRIS_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
+    [{ flags: { host: "my host" } }, '--host must be a host name or IP address, got "my host"'],
+    [{ flags: { modelPath: " " } }, '--model must be the path of a model artifact, got " "'],
+  ])("rejects %j with a precise message", (sources, message) => {
+    const err = failure(() => loadConfig(sources));
+    expect(err.code).toBe(Code.INVALID_ARGUMENT);
+    expect(err.message).toBe(message);
+  });
+});

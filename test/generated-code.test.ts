@@ -1,0 +1,52 @@
+/**
+ * The committed src/gen/ must be exactly what `npm run generate` makes from
+ * proto/ (ts-proto stubs and the reflection descriptor set), and the contract
+ * must pass buf lint.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterEach, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const repo = fileURLToPath(new URL("../", import.meta.url));
+const buf = join(repo, "node_modules", ".bin", "buf");
+
+async function files(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    out.set(relative(dir, path), await readFile(path, "utf8"));
+  }
+  return out;
+}
+
+describe("generated code", () => {
+  let tmp: string | undefined;
+  afterEach(async () => {
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it("src/gen is up to date with proto/ (run `npm run generate` when this fails)", async () => {
+    tmp = await mkdtemp(join(tmpdir(), "iris-gen-"));
+    // The same two steps as the `generate` script, into a scratch directory.
+    await run(buf, ["generate", "--output", tmp], { cwd: repo });
+    await run(buf, ["build", "--as-file-descriptor-set", "--output", join(tmp, "src/gen/iris-descriptor-set.json")], {
+      cwd: repo,
+    });
+    const fresh = await files(join(tmp, "src/gen"));
+    const committed = await files(join(repo, "src/gen"));
+    expect([...committed.keys()].sort()).toEqual([...fresh.keys()].sort());
+    expect(fresh.size).toBeGreaterThanOrEqual(4);
+    for (const [name, text] of fresh) expect(committed.get(name), name).toBe(text);
+  });
+
+  it("proto/ passes buf lint", async () => {
+    const { stdout, stderr } = await run(buf, ["lint"], { cwd: repo });
+    expect(stdout + stderr).toBe("");
+  });
+});
