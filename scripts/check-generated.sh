@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Fails when the committed generated code differs from what `npm run generate`
+# makes from proto/ now: a stale or hand-edited file under src/gen, a missing
+# or an extra one. Generates in a temporary copy, so the tree is never touched.
+#
+#   bash scripts/check-generated.sh
+#
+# IRIS_PROJECT_DIR names the project to check (default: this one).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "${IRIS_PROJECT_DIR:-$ROOT}"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Every `out:` folder of buf.gen.yaml is compared whole.
+mapfile -t outs < <(sed -n 's/^[[:space:]]*out:[[:space:]]*\([^[:space:]#]*\).*/\1/p' buf.gen.yaml)
+[ ${#outs[@]} -gt 0 ] || { echo "check-generated: no out: folder in buf.gen.yaml" >&2; exit 1; }
+
+# The generator's inputs, and the tools it runs from node_modules.
+cp -R package.json buf.yaml buf.gen.yaml proto "$work/"
+[ -f buf.lock ] && cp buf.lock "$work/"
+ln -s "$ROOT/node_modules" "$work/node_modules"
+(cd "$work" && npm run --silent generate) >"$work/generate.log" 2>&1 || {
+  cat "$work/generate.log" >&2
+  echo "check-generated: npm run generate failed" >&2
+  exit 1
+}
+
+stale=0
+for out in "${outs[@]}"; do
+  if ! diff -ru "$out" "$work/$out" >"$work/diff" 2>&1; then
+    stale=1
+    echo "check-generated: $out differs from what npm run generate makes from the proto:" >&2
+    head -n 80 "$work/diff" >&2
+  fi
+done
+if [ "$stale" = 1 ]; then
+  echo "check-generated: run \`npm run generate\` and commit the result" >&2
+  exit 1
+fi
+echo "check-generated: ${outs[*]} up to date with proto/"

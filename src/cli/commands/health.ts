@@ -1,0 +1,139 @@
+/**
+ * `iris health`: one grpc.health.v1 Check against a running server. Exit 0
+ * only when the answer is SERVING, so it can be a container HEALTHCHECK or an
+ * exec probe as it is; anything else is one line on stderr and exit 1.
+ */
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { protoPath as healthProtoPath } from "grpc-health-check";
+import { loadConfig } from "../../config.js";
+import { ExitCode, numberFlag, parseFlags, usageError, type Command } from "../command.js";
+
+/** How long one check may take unless --timeout-ms says otherwise. */
+export const DEFAULT_HEALTH_TIMEOUT_MS = 3000;
+
+const HELP = `Usage: iris health [--address host:port] [--service NAME] [--timeout-ms N]
+
+Asks a running server for its health (grpc.health.v1.Health/Check) and exits
+0 if the answer is SERVING, 1 otherwise (NOT_SERVING, unknown service,
+unreachable, no answer in time), with a one-line reason on stderr.
+
+Options:
+  --address host:port  server to ask (default: this machine, on the port the
+                       server would use: IRIS_PORT, else 50051; IRIS_HOST
+                       when it names a specific interface)
+  --service NAME       service to ask about: "" (default) is the whole
+                       server, iris.v1.IrisService the model service
+  --timeout-ms N       give up after N milliseconds (default ${DEFAULT_HEALTH_TIMEOUT_MS})
+  -h, --help           show this help
+
+Examples:
+  iris health
+  iris health --address 127.0.0.1:50051 --service iris.v1.IrisService
+`;
+
+interface HealthCheckResponse {
+  status: string;
+}
+
+type HealthClient = grpc.Client & {
+  Check(
+    request: { service: string },
+    options: grpc.CallOptions,
+    callback: (error: grpc.ServiceError | null, response?: HealthCheckResponse) => void,
+  ): grpc.ClientUnaryCall;
+};
+
+let healthClientConstructor: (new (address: string, credentials: grpc.ChannelCredentials) => HealthClient) | undefined;
+
+function healthClient(address: string): HealthClient {
+  if (!healthClientConstructor) {
+    const definition = protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String, defaults: true });
+    const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+      grpc: { health: { v1: { Health: typeof healthClientConstructor } } };
+    };
+    healthClientConstructor = loaded.grpc.health.v1.Health;
+  }
+  // Assigned just above.
+  return new healthClientConstructor!(address, grpc.credentials.createInsecure());
+}
+
+/** The address the local server listens on, from the same settings the server reads. */
+function defaultAddress(): string {
+  const { host, port } = loadConfig({ env: process.env });
+  if (port === 0) throw usageError("IRIS_PORT is 0 (a random port): pass --address host:port");
+  const local = host === "0.0.0.0" ? "127.0.0.1" : host === "::" || host === "[::]" ? "[::1]" : host;
+  return local.includes(":") && !local.startsWith("[") ? `[${local}]:${port}` : `${local}:${port}`;
+}
+
+/** Accepts `host:port`, `[v6]:port` and gRPC target URIs ending in a port (`dns:///name:port`). */
+function checkAddress(address: string): string {
+  const match = /^(.*):(\d+)$/.exec(address.trim());
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || match[1] === "" || /\s/.test(match[1]!) || port < 1 || port > 65_535) {
+    throw usageError(`--address must be host:port with a port from 1 to 65535, got "${address}"`);
+  }
+  return address.trim();
+}
+
+/** Runs one Check; resolves to the status name or rejects with the call's error. */
+function check(address: string, service: string, timeoutMs: number): Promise<string> {
+  const client = healthClient(address);
+  return new Promise<string>((resolve, reject) => {
+    client.Check({ service }, { deadline: Date.now() + timeoutMs }, (error, response) => {
+      client.close();
+      if (error) reject(error);
+      else resolve(response?.status ?? "UNKNOWN");
+    });
+  });
+}
+
+function describeFailure(error: grpc.ServiceError, address: string, service: string, timeoutMs: number): string {
+  switch (error.code) {
+    case grpc.status.NOT_FOUND:
+      return `${address}: the server does not know service "${service}"`;
+    case grpc.status.DEADLINE_EXCEEDED:
+      return `${address}: no answer within ${timeoutMs} ms`;
+    case grpc.status.UNAVAILABLE:
+      return `${address}: unreachable (${error.details.replace(/\s*Resolution note:\s*$/, "")})`;
+    case grpc.status.UNIMPLEMENTED:
+      return `${address}: the server has no grpc.health.v1 service`;
+    default:
+      return `${address}: ${grpc.status[error.code] ?? error.code}: ${error.details}`;
+  }
+}
+
+export const health: Command = {
+  name: "health",
+  summary: "check a running server's gRPC health (exit 0 when SERVING)",
+  help: HELP,
+  async run(argv, io) {
+    const { values } = parseFlags(argv, {
+      address: { type: "string" },
+      service: { type: "string" },
+      "timeout-ms": { type: "string" },
+    });
+    const address = values.address === undefined ? defaultAddress() : checkAddress(values.address);
+    const service = values.service ?? "";
+    const timeoutMs = numberFlag("timeout-ms", values["timeout-ms"], DEFAULT_HEALTH_TIMEOUT_MS, {
+      min: 1,
+      max: 600_000,
+      integer: true,
+    });
+    const label = service === "" ? "server" : `service "${service}"`;
+    try {
+      const status = await check(address, service, timeoutMs);
+      if (status === "SERVING") {
+        io.stdout.write(`SERVING (${label} at ${address})\n`);
+        return ExitCode.OK;
+      }
+      io.stderr.write(`iris health: ${address}: ${label} is ${status}\n`);
+      return ExitCode.FAILURE;
+    } catch (err) {
+      const error = err as grpc.ServiceError;
+      if (typeof error.code !== "number") throw err;
+      io.stderr.write(`iris health: ${describeFailure(error, address, service, timeoutMs)}\n`);
+      return ExitCode.FAILURE;
+    }
+  },
+};
