@@ -25,6 +25,17 @@ export interface ServerConfig {
   readonly logLevel: LogLevel;
   /** How long in-flight calls may run after SIGTERM/SIGINT before they are cut off. */
   readonly shutdownGraceMs: number;
+  /**
+   * Connections older than this (±10 % jitter) get GOAWAY, so clients
+   * reconnect and re-resolve the server's name; 0 = never.
+   */
+  readonly maxConnectionAgeMs: number;
+  /** After a max-age GOAWAY, how long calls on the old connection may run before it is closed. */
+  readonly maxConnectionAgeGraceMs: number;
+  /** PEM certificate chain to serve TLS with; plaintext when absent (set together with tlsKeyPath). */
+  readonly tlsCertPath: string | undefined;
+  /** PEM private key of tlsCertPath's certificate. */
+  readonly tlsKeyPath: string | undefined;
 }
 
 /**
@@ -44,7 +55,14 @@ export const DEFAULTS: ServerConfig = Object.freeze({
   maxReceiveBytes: DEFAULT_MAX_RECEIVE_BYTES,
   logLevel: "info",
   shutdownGraceMs: 10_000,
+  maxConnectionAgeMs: 0,
+  maxConnectionAgeGraceMs: 10_000,
+  tlsCertPath: undefined,
+  tlsKeyPath: undefined,
 });
+
+/** Longest max connection age and age grace period: one day. */
+export const MAX_CONNECTION_AGE_LIMIT_MS = 86_400_000;
 
 /** The flag and environment variable of each setting. */
 export const SETTINGS: Readonly<Record<keyof ServerConfig, { flag: string; env: string }>> = Object.freeze({
@@ -55,6 +73,10 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, { flag: string; env: 
   maxReceiveBytes: { flag: "max-receive-bytes", env: "IRIS_MAX_RECEIVE_BYTES" },
   logLevel: { flag: "log-level", env: "IRIS_LOG_LEVEL" },
   shutdownGraceMs: { flag: "shutdown-grace-ms", env: "IRIS_SHUTDOWN_GRACE_MS" },
+  maxConnectionAgeMs: { flag: "max-connection-age-ms", env: "IRIS_MAX_CONNECTION_AGE_MS" },
+  maxConnectionAgeGraceMs: { flag: "max-connection-age-grace-ms", env: "IRIS_MAX_CONNECTION_AGE_GRACE_MS" },
+  tlsCertPath: { flag: "tls-cert", env: "IRIS_TLS_CERT" },
+  tlsKeyPath: { flag: "tls-key", env: "IRIS_TLS_KEY" },
 });
 
 export interface ConfigSources {
@@ -109,6 +131,17 @@ export function loadConfig({ flags = {}, env = {} }: ConfigSources = {}): Server
     throw invalid(levelRaw, `one of ${LOG_LEVELS.join(", ")}`);
   }
 
+  const certRaw = raw("tlsCertPath");
+  const keyRaw = raw("tlsKeyPath");
+  for (const r of [certRaw, keyRaw]) if (r && r.value.trim() === "") throw invalid(r, "the path of a PEM file");
+  if ((certRaw === undefined) !== (keyRaw === undefined)) {
+    const [given, missing] = certRaw ? [certRaw, SETTINGS.tlsKeyPath] : [keyRaw!, SETTINGS.tlsCertPath];
+    throw new IrisError(
+      Code.INVALID_ARGUMENT,
+      `${given.source} needs --${missing.flag} (${missing.env}) too: TLS takes a certificate and its private key`,
+    );
+  }
+
   return Object.freeze({
     host,
     port: integer(raw("port"), DEFAULTS.port, 0, 65_535),
@@ -118,5 +151,14 @@ export function loadConfig({ flags = {}, env = {} }: ConfigSources = {}): Server
     maxReceiveBytes: integer(raw("maxReceiveBytes"), DEFAULTS.maxReceiveBytes, 1024, 2 ** 31 - 1),
     logLevel: level as LogLevel,
     shutdownGraceMs: integer(raw("shutdownGraceMs"), DEFAULTS.shutdownGraceMs, 0, 10 * 60_000),
+    maxConnectionAgeMs: integer(raw("maxConnectionAgeMs"), DEFAULTS.maxConnectionAgeMs, 0, MAX_CONNECTION_AGE_LIMIT_MS),
+    maxConnectionAgeGraceMs: integer(
+      raw("maxConnectionAgeGraceMs"),
+      DEFAULTS.maxConnectionAgeGraceMs,
+      0,
+      MAX_CONNECTION_AGE_LIMIT_MS,
+    ),
+    tlsCertPath: certRaw?.value,
+    tlsKeyPath: keyRaw?.value,
   });
 }

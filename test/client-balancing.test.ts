@@ -1,17 +1,16 @@
 /**
  * What docs/deployment.md ("Scaling") tells callers: with a target that
  * resolves to several servers (a headless Service's DNS name in Kubernetes),
- * the SDK spreads calls over all of them when the channel uses round_robin,
+ * the SDK's `loadBalancing: "round_robin"` spreads calls over all of them,
  * while the default (pick_first) keeps every call on one server. Two real
- * servers on 127.0.0.1 and 127.0.0.2, same port, serving different model
- * versions so each answer tells which server gave it.
+ * servers on 127.0.0.1 (two ports), serving different model versions so that
+ * each answer tells which server gave it, behind one static `ipv4:` target.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createIrisClient, type IrisClient } from "../src/client/index.js";
+import { Code, createIrisClient, IrisError, type IrisClient, type IrisClientOptions } from "../src/client/index.js";
 import { IrisModel, modelVersion } from "../src/model/index.js";
 import { referenceArtifact, startTestServer, type TestServer } from "./support/service-fixtures.js";
 
-const ROUND_ROBIN = { "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) };
 const FLOWER = { sepalLength: 5.1, sepalWidth: 3.5, petalLength: 1.4, petalWidth: 0.2 };
 
 let servers: TestServer[] = [];
@@ -27,39 +26,77 @@ beforeAll(async () => {
     coefficients: shifted.coefficients,
     intercepts: shifted.intercepts,
   });
-  const first = await startTestServer({ host: "127.0.0.1", port: 0, model: new IrisModel(base) });
-  const port = first.server.port;
-  // The same port on a second loopback address, as two pods behind one name.
-  const second = await startTestServer({ host: "127.0.0.2", port, model: new IrisModel(shifted) });
-  servers = [first, second];
+  servers = await Promise.all([
+    startTestServer({ host: "127.0.0.1", port: 0, model: new IrisModel(base) }),
+    startTestServer({ host: "127.0.0.1", port: 0, model: new IrisModel(shifted) }),
+  ]);
   versions = [base.version, shifted.version];
-  target = `ipv4:127.0.0.1:${port},127.0.0.2:${port}`;
+  expect(versions[0]).not.toBe(versions[1]);
+  target = `ipv4:${servers.map((s) => `127.0.0.1:${s.server.port}`).join(",")}`;
 });
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.server.shutdown(1000)));
 });
 
-/** Model versions that answered `calls` calls (stopping early once both servers have). */
-async function versionsSeen(client: IrisClient, calls: number): Promise<Set<string>> {
-  const seen = new Set<string>();
+/**
+ * The model version of each of `calls` sequential calls, made once both
+ * servers have answered (connections come up one by one, so the first calls
+ * may all go to the first one ready), or after 1000 calls if they never do.
+ */
+async function answers(options: IrisClientOptions, calls: number): Promise<{ warmUp: Set<string>; seq: string[] }> {
+  const client: IrisClient = createIrisClient(target, options);
   try {
-    for (let i = 0; i < calls && seen.size < 2; i++) seen.add((await client.predict(FLOWER)).modelVersion);
+    const warmUp = new Set<string>();
+    for (let i = 0; i < 1000 && warmUp.size < 2; i++) warmUp.add((await client.predict(FLOWER)).modelVersion);
+    const seq: string[] = [];
+    for (let i = 0; i < calls; i++) seq.push((await client.predict(FLOWER)).modelVersion);
+    return { warmUp, seq };
   } finally {
     client.close();
   }
-  return seen;
 }
 
 describe("client-side load balancing with the SDK", () => {
-  it("round_robin spreads calls over every server the target resolves to", async () => {
-    // Each connection comes up on its own; a few calls may land before both are ready.
-    const seen = await versionsSeen(createIrisClient(target, { channelOptions: ROUND_ROBIN }), 200);
-    expect([...seen].sort()).toEqual([...versions].sort());
+  it('loadBalancing: "round_robin" reaches every server and alternates calls between them', async () => {
+    const { warmUp, seq } = await answers({ loadBalancing: "round_robin" }, 20);
+    expect([...warmUp].sort()).toEqual([...versions].sort());
+    // With both connections ready, each call goes to the next server in turn.
+    const [first, second] = [seq[0]!, seq[1]!];
+    expect(first).not.toBe(second);
+    expect(seq).toEqual(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? first : second)));
   });
 
-  it("the default policy (pick_first) keeps one connection to one server", async () => {
-    const seen = await versionsSeen(createIrisClient(target), 50);
-    expect(seen.size).toBe(1);
+  it.each([
+    ["the default policy", {}],
+    ['loadBalancing: "pick_first"', { loadBalancing: "pick_first" }],
+  ] as [string, IrisClientOptions][])("%s keeps every call on one server", async (_label, options) => {
+    const client = createIrisClient(target, options);
+    try {
+      const seen = new Set<string>();
+      for (let i = 0; i < 50; i++) seen.add((await client.predict(FLOWER)).modelVersion);
+      expect(seen.size).toBe(1);
+      expect(versions).toContain([...seen][0]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("refuses an unknown policy, or one given twice", () => {
+    const refused = (options: IrisClientOptions): IrisError => {
+      try {
+        createIrisClient(target, options).close();
+      } catch (err) {
+        expect(err).toBeInstanceOf(IrisError);
+        expect((err as IrisError).code).toBe(Code.INVALID_ARGUMENT);
+        return err as IrisError;
+      }
+      throw new Error("expected createIrisClient to throw");
+    };
+    // @ts-expect-error only pick_first and round_robin are offered
+    expect(refused({ loadBalancing: "random" }).message).toBe("loadBalancing must be one of pick_first, round_robin; got random");
+    expect(
+      refused({ loadBalancing: "round_robin", channelOptions: { "grpc.service_config": "{}" } }).message,
+    ).toBe('give loadBalancing or channelOptions["grpc.service_config"], not both');
   });
 });

@@ -4,11 +4,9 @@
  * deadlines, aborts, TLS, and types that refuse bad calls (checked by tsc,
  * which includes test/).
  */
-import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { credentials, ServerCredentials } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -19,7 +17,14 @@ import {
   type IrisClient,
   type ModelInfo,
 } from "../src/client/index.js";
-import { irisRows, referenceArtifact, referenceModel, startTestServer, type TestServer } from "./support/service-fixtures.js";
+import {
+  irisRows,
+  referenceArtifact,
+  referenceModel,
+  selfSignedCertificate,
+  startTestServer,
+  type TestServer,
+} from "./support/service-fixtures.js";
 
 const SETOSA: FlowerMeasurements = { sepalLength: 5.1, sepalWidth: 3.5, petalLength: 1.4, petalWidth: 0.2 };
 
@@ -169,12 +174,7 @@ describe("createIrisClient", () => {
   it("speaks TLS when given credentials", async () => {
     const dir = await mkdtemp(join(tmpdir(), "iris-tls-"));
     dirs.push(dir);
-    await promisify(execFile)("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-      "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
-    ]);
-    const [cert, key] = await Promise.all([readFile(join(dir, "cert.pem")), readFile(join(dir, "key.pem"))]);
+    const { cert, key } = await selfSignedCertificate(dir);
     const server = await serve({
       credentials: ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }], false),
     });
@@ -198,6 +198,41 @@ describe("createIrisClient", () => {
     expect(err.message).toBe(`the client of ${address} is closed`);
   });
 
+  it("cancels the calls in flight when closed", async () => {
+    let arrived!: () => void;
+    const entered = new Promise<void>((resolve) => (arrived = resolve));
+    // A ModelInfo that never answers.
+    const { address } = await serve({ decorateService: (s) => ({ ...s, modelInfo: () => arrived() }) });
+    const iris = connect(address, { deadlineMs: 60_000 });
+    const pending = rejection(iris.modelInfo());
+    await entered;
+    iris.close();
+    const err = await pending;
+    expect(err.code).toBe(Code.CANCELLED);
+  });
+
+  it("rejects a bad deadline, metadata or flower with INVALID_ARGUMENT before calling", async () => {
+    const { address } = await serve();
+    const iris = connect(address);
+    // NaN used to reach grpc-js, which threw "Deadline is too far in the future" as an unhandled rejection.
+    for (const deadlineMs of [NaN, 0, -5, 1e15]) {
+      const err = await rejection(iris.predict(SETOSA, { deadlineMs }));
+      expect(err.code).toBe(Code.INVALID_ARGUMENT);
+      expect(err.message).toBe(`deadlineMs must be a number of milliseconds from 1 to 2147483647, or Infinity; got ${deadlineMs}`);
+    }
+    expect((await iris.predict(SETOSA, { deadlineMs: Infinity })).species).toBe("setosa");
+    expect(() => createIrisClient(address, { deadlineMs: NaN })).toThrow(IrisError);
+
+    const metadata = await rejection(iris.predict(SETOSA, { metadata: { "bad key": "x" } }));
+    expect(metadata.code).toBe(Code.INVALID_ARGUMENT);
+    expect(metadata.message).toMatch(/^metadata "bad key": /);
+
+    const noFlower = await rejection(iris.predict(undefined as unknown as FlowerMeasurements));
+    expect([noFlower.code, noFlower.message]).toEqual([Code.INVALID_ARGUMENT, "flower must be an object of four measurements, got undefined"]);
+    const nullRow = await rejection(iris.batchPredict([SETOSA, null as unknown as FlowerMeasurements]));
+    expect(nullRow.message).toBe("flowers[1] must be an object of four measurements, got null");
+  });
+
   it("refuses bad calls at compile time", () => {
     const iris = createIrisClient("127.0.0.1:1");
     clients.push(iris);
@@ -217,6 +252,8 @@ describe("createIrisClient", () => {
       void iris.train();
       // @ts-expect-error credentials are "insecure", { tls } or grpc-js credentials
       createIrisClient("localhost:50051", { credentials: "tls" });
+      // @ts-expect-error the balancing policies are pick_first and round_robin
+      createIrisClient("localhost:50051", { loadBalancing: "least_request" });
     };
     expect(typeof never).toBe("function");
   });

@@ -22,6 +22,10 @@ describe("loadConfig", () => {
       maxReceiveBytes: DEFAULT_MAX_RECEIVE_BYTES,
       logLevel: "info",
       shutdownGraceMs: 10_000,
+      maxConnectionAgeMs: 0,
+      maxConnectionAgeGraceMs: 10_000,
+      tlsCertPath: undefined,
+      tlsKeyPath: undefined,
     });
     expect(loadConfig()).toEqual(DEFAULTS);
     expect(DEFAULT_MAX_RECEIVE_BYTES).toBeGreaterThan(DEFAULT_MAX_BATCH_ROWS * 38);
@@ -36,6 +40,10 @@ describe("loadConfig", () => {
       IRIS_MAX_RECEIVE_BYTES: "65536",
       IRIS_LOG_LEVEL: "DEBUG",
       IRIS_SHUTDOWN_GRACE_MS: "250",
+      IRIS_MAX_CONNECTION_AGE_MS: "300000",
+      IRIS_MAX_CONNECTION_AGE_GRACE_MS: "5000",
+      IRIS_TLS_CERT: "/tls/cert.pem",
+      IRIS_TLS_KEY: "/tls/key.pem",
     };
     expect(loadConfig({ env })).toEqual({
       host: "127.0.0.1",
@@ -45,6 +53,10 @@ describe("loadConfig", () => {
       maxReceiveBytes: 65536,
       logLevel: "debug",
       shutdownGraceMs: 250,
+      maxConnectionAgeMs: 300_000,
+      maxConnectionAgeGraceMs: 5000,
+      tlsCertPath: "/tls/cert.pem",
+      tlsKeyPath: "/tls/key.pem",
     });
     const config = loadConfig({ env, flags: { port: "0", host: "::", logLevel: "warn", maxBatchRows: undefined } });
     expect(config).toMatchObject({ port: 0, host: "::", logLevel: "warn", maxBatchRows: 500 });
@@ -66,6 +78,11 @@ describe("loadConfig", () => {
     [{ env: { IRIS_LOG_LEVEL: "loud" } }, 'IRIS_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
     [{ flags: { host: "my host" } }, '--host must be a host name or IP address, got "my host"'],
     [{ flags: { modelPath: " " } }, '--model must be the path of a model artifact, got " "'],
+    [{ env: { IRIS_MAX_CONNECTION_AGE_MS: "5m" } }, 'IRIS_MAX_CONNECTION_AGE_MS must be a whole number from 0 to 86400000, got "5m"'],
+    [{ flags: { maxConnectionAgeGraceMs: "-1" } }, '--max-connection-age-grace-ms must be a whole number from 0 to 86400000, got "-1"'],
+    [{ flags: { tlsCertPath: "cert.pem" } }, "--tls-cert needs --tls-key (IRIS_TLS_KEY) too: TLS takes a certificate and its private key"],
+    [{ env: { IRIS_TLS_KEY: "key.pem" } }, "IRIS_TLS_KEY needs --tls-cert (IRIS_TLS_CERT) too: TLS takes a certificate and its private key"],
+    [{ flags: { tlsCertPath: " ", tlsKeyPath: "key.pem" } }, '--tls-cert must be the path of a PEM file, got " "'],
   ])("rejects %j with a precise message", (sources, message) => {
     const err = failure(() => loadConfig(sources));
     expect(err.code).toBe(Code.INVALID_ARGUMENT);

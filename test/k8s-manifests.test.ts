@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULTS } from "../src/config.js";
+import { DEFAULTS, loadConfig, SETTINGS } from "../src/config.js";
 import { manifestFiles, validateManifests, type ManifestObject } from "../scripts/validate-k8s.js";
 
 const REPO = fileURLToPath(new URL("../", import.meta.url));
@@ -82,9 +82,12 @@ describe("deploy/k8s manifests", () => {
     const preStopSeconds = Number(container.lifecycle.preStop.exec.command.at(-1));
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStopSeconds + drainMs / 1000);
     // Every IRIS_* variable is one the server reads.
-    expect(Object.keys(env).filter((k) => k.startsWith("IRIS_")).sort()).toEqual(
-      expect.arrayContaining(["IRIS_HOST", "IRIS_PORT", "IRIS_SHUTDOWN_GRACE_MS"]),
-    );
+    const read = Object.values(SETTINGS).map((s) => s.env);
+    const set = Object.keys(env).filter((k) => k.startsWith("IRIS_"));
+    expect(read).toEqual(expect.arrayContaining(set));
+    expect(set).toEqual(expect.arrayContaining(["IRIS_HOST", "IRIS_PORT", "IRIS_SHUTDOWN_GRACE_MS", "IRIS_MAX_CONNECTION_AGE_MS"]));
+    // Each value passes the server's own configuration check.
+    expect(loadConfig({ env }).maxConnectionAgeMs).toBeGreaterThan(0);
     expect(env.IRIS_PORT).toBe(String(container.ports[0].containerPort));
   });
 

@@ -1,18 +1,23 @@
 /**
  * `iris serve` and `iris info --remote` as real processes: the start log
- * line, configuration from the environment, startup failures, and a
- * SIGTERM that arrives while a call is in flight.
+ * line, configuration from the environment, startup failures, a SIGTERM
+ * that arrives while a call is in flight or before the server is up.
+ * (TLS: test/tls.test.ts.)
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { once } from "node:events";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect as http2Connect } from "node:http2";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { BatchPredictRequest, BatchPredictResponse, ModelInfoResponse } from "../src/gen/iris.js";
 import { modelInfo } from "../src/server/served-model.js";
-import { irisRows, modelFile, referenceModel } from "./support/service-fixtures.js";
+import { irisRows, modelFile, referenceArtifact, referenceModel } from "./support/service-fixtures.js";
 
 const repo = fileURLToPath(new URL("../", import.meta.url));
 
@@ -215,5 +220,37 @@ describe("iris serve", () => {
     const env = await iris(["serve"], { IRIS_MAX_BATCH_ROWS: "lots" }).exit;
     expect(env.code).toBe(2);
     expect(env.stderr).toBe('iris serve: IRIS_MAX_BATCH_ROWS must be a whole number from 1 to 10000000, got "lots"\n');
+  });
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "iris-serve-cli-"));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe("iris serve start-up", () => {
+  it("stops without serving, exit 0, when SIGTERM arrives while the model is still loading", async () => {
+    const dir = await tempDir();
+    // Reading a FIFO blocks until something writes to it: the model loads only when the test says so.
+    const fifo = join(dir, "model.json");
+    await promisify(execFile)("mkfifo", [fifo]);
+    const server = iris(["serve", "--host", "127.0.0.1", "--port", "0", "--model", fifo, "--log-level", "debug"]);
+    await server.line((l) => l.msg === "starting");
+    server.child.kill("SIGTERM");
+    await server.line((l) => l.msg === "signal during start-up: stopping once started, without serving");
+    await writeFile(fifo, JSON.stringify(await referenceArtifact()));
+    const exit = await server.exit;
+    expect(exit.code, exit.stderr).toBe(0);
+    expect(exit.lines.at(-1)).toMatchObject({ msg: "stopped before serving", signal: "SIGTERM" });
+    expect(exit.lines.some((l) => l.msg === "serving")).toBe(false);
+  });
+
+  it("logs the maximum connection age it applies", async () => {
+    const path = await tempModel();
+    const server = iris(["serve", "--host", "127.0.0.1", "--port", "0", "--model", path], { IRIS_MAX_CONNECTION_AGE_MS: "300000" });
+    expect(await server.line((l) => l.msg === "serving")).toMatchObject({ maxConnectionAgeMs: 300_000, tls: false });
+    server.child.kill("SIGTERM");
+    expect((await server.exit).code).toBe(0);
   });
 });

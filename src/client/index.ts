@@ -10,7 +10,9 @@
  * ```
  *
  * Every call has a deadline (10 s unless told otherwise) and can be aborted
- * with an AbortSignal. Failures reject with an IrisError whose `code` is the
+ * with an AbortSignal. To balance calls over several servers behind one name
+ * (a Kubernetes headless Service), dial it through DNS with round_robin:
+ * `createIrisClient("dns:///iris-serve-headless.default.svc.cluster.local:50051", { loadBalancing: "round_robin" })`. Failures reject with an IrisError whose `code` is the
  * gRPC status code (`Code.INVALID_ARGUMENT`, ...) and whose `violations`
  * name the offending fields when the server sent them.
  */
@@ -83,14 +85,33 @@ export interface TlsOptions {
   certChain?: Buffer;
 }
 
+/**
+ * How a channel spreads calls over the addresses its target resolves to:
+ * `pick_first` (grpc's default) sends every call over one connection;
+ * `round_robin` connects to every address and rotates calls over the ready
+ * ones — with a `dns:///` target naming a Kubernetes headless Service, that
+ * balances calls over the pods.
+ */
+export type LoadBalancingPolicy = "pick_first" | "round_robin";
+export const LOAD_BALANCING_POLICIES: readonly LoadBalancingPolicy[] = ["pick_first", "round_robin"];
+
 export interface IrisClientOptions {
   /** "insecure" (plaintext, the default), TLS settings, or ready-made grpc-js credentials. */
   credentials?: "insecure" | { tls: TlsOptions } | ChannelCredentials;
-  /** Deadline of every call unless the call says otherwise; default 10 000 ms. */
+  /**
+   * Load-balancing policy (grpc's service config `loadBalancingConfig`).
+   * When set, it wins over a service config published in DNS. Default:
+   * grpc's, `pick_first`.
+   */
+  loadBalancing?: LoadBalancingPolicy;
+  /**
+   * Deadline of every call unless the call says otherwise, in milliseconds
+   * (1 to MAX_DEADLINE_MS, or Infinity for none); default 10 000.
+   */
   deadlineMs?: number;
   /** Largest response accepted; default 64 MiB (a 100 000-row batch answer is ~2.5 MB). */
   maxReceiveBytes?: number;
-  /** Extra grpc-js channel options. */
+  /** Extra grpc-js channel options (`grpc.service_config` only without `loadBalancing`). */
   channelOptions?: ChannelOptions;
 }
 
@@ -114,12 +135,44 @@ export interface IrisClient {
   predict(flower: FlowerMeasurements, options?: CallOptions): Promise<PredictResult>;
   batchPredict(flowers: readonly FlowerMeasurements[], options?: BatchPredictOptions): Promise<BatchPredictResult>;
   modelInfo(options?: CallOptions): Promise<ModelInfo>;
-  /** Closes the channel; calls in flight are cancelled. */
+  /** Closes the channel; calls in flight are cancelled (they reject with Code.CANCELLED). */
   close(): void;
 }
 
 export const DEFAULT_DEADLINE_MS = 10_000;
+/** The longest finite deadline, 2^31 - 1 ms (about 24.8 days): the most a Node timer can wait. */
+export const MAX_DEADLINE_MS = 2_147_483_647;
 export const DEFAULT_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+
+function invalidArgument(message: string, cause?: unknown): IrisError {
+  return new IrisError(Code.INVALID_ARGUMENT, message, cause === undefined ? {} : { cause });
+}
+
+/** Checks a deadline in milliseconds from now (grpc-js fails deep inside, unhandled, on NaN or huge values). */
+function checkDeadline(ms: unknown, name: string): number {
+  if (ms === Infinity || (typeof ms === "number" && ms >= 1 && ms <= MAX_DEADLINE_MS)) return ms;
+  throw invalidArgument(`${name} must be a number of milliseconds from 1 to ${MAX_DEADLINE_MS}, or Infinity; got ${String(ms)}`);
+}
+
+/** The channel options: message limit, load-balancing service config, then the caller's extras. */
+function channelOptionsOf(options: IrisClientOptions): ChannelOptions {
+  const { loadBalancing, channelOptions = {} } = options;
+  const result: ChannelOptions = {
+    "grpc.max_receive_message_length": options.maxReceiveBytes ?? DEFAULT_MAX_RECEIVE_BYTES,
+  };
+  if (loadBalancing !== undefined) {
+    if (!LOAD_BALANCING_POLICIES.includes(loadBalancing)) {
+      throw invalidArgument(`loadBalancing must be one of ${LOAD_BALANCING_POLICIES.join(", ")}; got ${String(loadBalancing)}`);
+    }
+    if (channelOptions["grpc.service_config"] !== undefined) {
+      throw invalidArgument('give loadBalancing or channelOptions["grpc.service_config"], not both');
+    }
+    result["grpc.service_config"] = JSON.stringify({ loadBalancingConfig: [{ [loadBalancing]: {} }] });
+    // The caller's explicit choice is not replaced by a service config from DNS TXT records.
+    result["grpc.service_config_disable_resolution"] = 1;
+  }
+  return { ...result, ...channelOptions };
+}
 
 function toCredentials(c: IrisClientOptions["credentials"]): ChannelCredentials {
   if (c === undefined || c === "insecure") return grpcCredentials.createInsecure();
@@ -145,7 +198,8 @@ export function fromServiceError(err: ServiceError): IrisError {
   return new IrisError(code, message, { cause: err, violations });
 }
 
-function toFlower(m: FlowerMeasurements): Flower {
+function toFlower(m: FlowerMeasurements, path: string): Flower {
+  if (typeof m !== "object" || m === null) throw invalidArgument(`${path} must be an object of four measurements, got ${String(m)}`);
   // Fields are copied as given: a missing value stays missing (the server
   // rejects it), never becomes 0.
   return { sepalLength: m.sepalLength, sepalWidth: m.sepalWidth, petalLength: m.petalLength, petalWidth: m.petalWidth };
@@ -159,29 +213,42 @@ type UnaryMethod<Req, Res> = (
 ) => ClientUnaryCall;
 
 export function createIrisClient(address: string, options: IrisClientOptions = {}): IrisClient {
-  const defaultDeadline = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
-  if (!(defaultDeadline > 0)) throw new RangeError(`deadlineMs must be > 0, got ${defaultDeadline}`);
-  const client = new IrisServiceClient(address, toCredentials(options.credentials), {
-    "grpc.max_receive_message_length": options.maxReceiveBytes ?? DEFAULT_MAX_RECEIVE_BYTES,
-    ...options.channelOptions,
-  });
+  const defaultDeadline = checkDeadline(options.deadlineMs ?? DEFAULT_DEADLINE_MS, "deadlineMs");
+  const client = new IrisServiceClient(address, toCredentials(options.credentials), channelOptionsOf(options));
 
   let closed = false;
+  // Calls in flight, cancelled by close().
+  const pending = new Set<ClientUnaryCall>();
 
-  function unary<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, call: CallOptions = {}): Promise<Res> {
+  function unary<Req, Res>(method: UnaryMethod<Req, Res>, request: () => Req, call: CallOptions = {}): Promise<Res> {
     if (closed) return Promise.reject(new IrisError(Code.FAILED_PRECONDITION, `the client of ${address} is closed`));
     const { signal } = call;
     if (signal?.aborted) return Promise.reject(new IrisError(Code.CANCELLED, "call aborted before it started"));
+    let message: Req;
+    let deadline: number;
     const metadata = new Metadata();
-    for (const [key, value] of Object.entries(call.metadata ?? {})) metadata.set(key, value);
-    const deadline = Date.now() + (call.deadlineMs ?? defaultDeadline);
+    try {
+      message = request();
+      deadline = Date.now() + (call.deadlineMs === undefined ? defaultDeadline : checkDeadline(call.deadlineMs, "deadlineMs"));
+      for (const [key, value] of Object.entries(call.metadata ?? {})) {
+        try {
+          metadata.set(key, value);
+        } catch (err) {
+          throw invalidArgument(`metadata ${JSON.stringify(key)}: ${(err as Error).message}`, err);
+        }
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise<Res>((resolve, reject) => {
-      const onAbort = (): void => pending.cancel();
-      const pending = method.call(client, request, metadata, { deadline }, (err, response) => {
+      const onAbort = (): void => inFlight.cancel();
+      const inFlight = method.call(client, message, metadata, { deadline }, (err, response) => {
+        pending.delete(inFlight);
         signal?.removeEventListener("abort", onAbort);
         if (err) reject(fromServiceError(err));
         else resolve(response);
       });
+      pending.add(inFlight);
       signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
@@ -190,14 +257,20 @@ export function createIrisClient(address: string, options: IrisClientOptions = {
     address,
 
     async predict(flower, callOptions) {
-      const res = await unary(client.predict, { flower: toFlower(flower) }, callOptions);
+      const res = await unary(client.predict, () => ({ flower: toFlower(flower, "flower") }), callOptions);
       const p = res.prediction;
       if (p === undefined) throw new IrisError(Code.INTERNAL, "server sent a PredictResponse without a prediction");
       return { species: p.species, classIndex: p.classIndex, probabilities: p.probabilities, modelVersion: res.modelVersion };
     },
 
     async batchPredict(flowers, callOptions = {}) {
-      const request = { flowers: flowers.map(toFlower), omitProbabilities: callOptions.omitProbabilities ?? false };
+      const request = () => {
+        if (!Array.isArray(flowers)) throw invalidArgument(`flowers must be an array, got ${typeof flowers}`);
+        return {
+          flowers: flowers.map((f, i) => toFlower(f, `flowers[${i}]`)),
+          omitProbabilities: callOptions.omitProbabilities ?? false,
+        };
+      };
       const res = await unary(client.batchPredict, request, callOptions);
       const k = res.classes.length;
       const withProbabilities = res.probabilities.length > 0;
@@ -217,7 +290,7 @@ export function createIrisClient(address: string, options: IrisClientOptions = {
     },
 
     async modelInfo(callOptions) {
-      const res = await unary(client.modelInfo, {}, callOptions);
+      const res = await unary(client.modelInfo, () => ({}), callOptions);
       return {
         ...res,
         hyperparameters: res.hyperparameters ?? { c: 0, penalty: "", maxIter: 0, tol: 0, testFraction: 0, seed: 0, folds: 0 },
@@ -228,6 +301,9 @@ export function createIrisClient(address: string, options: IrisClientOptions = {
 
     close() {
       closed = true;
+      // grpc-js lets calls in flight run on after Channel.close(); the promise says they are cancelled.
+      for (const call of pending) call.cancel();
+      pending.clear();
       client.close();
     },
   };

@@ -5,7 +5,10 @@
  *
  * Watch streams never end on their own, so a graceful shutdown would wait
  * for them until its grace period ran out; close() ends them right after
- * they have been sent NOT_SERVING.
+ * they have been sent NOT_SERVING. A Watch of a service this server does not
+ * report is answered SERVICE_UNKNOWN here (it can never change) instead of
+ * by grpc-health-check, which would keep an entry for every distinct name
+ * ever asked about for the life of the process.
  */
 import { HealthImplementation, protoPath, type ServingStatus } from "grpc-health-check";
 import { IRIS_SERVICE_NAME } from "./iris-service.js";
@@ -19,6 +22,8 @@ type Server = Parameters<HealthImplementation["addToServer"]>[0];
 type Implementation = Parameters<Server["addService"]>[1];
 /** What this module uses of a Watch call (a grpc-js ServerWritableStream). */
 interface WatchCall {
+  readonly request: { service: string };
+  write(message: { status: ServingStatus | "SERVICE_UNKNOWN" }): unknown;
   end(): void;
   on(event: "cancelled", listener: () => void): unknown;
 }
@@ -56,7 +61,8 @@ export class HealthReporter {
       addService: (definition, implementation: Implementation) => {
         const watch = implementation.watch as unknown as WatchHandler;
         const trackedWatch: WatchHandler = (call) => {
-          watch(call);
+          if ((HEALTH_SERVICES as readonly string[]).includes(call.request.service)) watch(call);
+          else call.write({ status: "SERVICE_UNKNOWN" });
           if (this.#closed) {
             call.end();
             return;

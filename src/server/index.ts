@@ -8,3 +8,4 @@ export * from "./signals.js";
 export * from "./status.js";
 export * from "./status-details.js";
 export * from "./validate.js";
+export * from "./tls.js";

@@ -27,6 +27,18 @@ export interface IrisServerOptions {
   maxBatchRows: number;
   /** grpc.max_receive_message_length: larger requests get RESOURCE_EXHAUSTED. */
   maxReceiveBytes: number;
+  /**
+   * Connections older than this (grpc-js adds ±10 % jitter) are sent GOAWAY,
+   * so that clients reconnect and re-resolve the server's name; 0 or absent:
+   * never.
+   */
+  maxConnectionAgeMs?: number;
+  /**
+   * After such a GOAWAY, how long calls still open on the old connection
+   * (including health Watch streams, which never end on their own) may run
+   * before it is closed. Default DEFAULT_MAX_CONNECTION_AGE_GRACE_MS.
+   */
+  maxConnectionAgeGraceMs?: number;
   /** Transport security; plaintext (insecure) when absent. */
   credentials?: ServerCredentials;
   /**
@@ -51,7 +63,15 @@ export interface IrisServer {
   readonly grpcServer: Server;
   /** Graceful stop; every call returns the same promise. */
   shutdown(graceMs: number): Promise<ShutdownResult>;
+  /**
+   * Stops now: calls still running are cut off. Ends a graceful shutdown in
+   * progress early (its promise then resolves with `forced: true`), or
+   * starts one with no grace period.
+   */
+  forceShutdown(): Promise<ShutdownResult>;
 }
+
+export const DEFAULT_MAX_CONNECTION_AGE_GRACE_MS = 10_000;
 
 /**
  * Sends grpc-js's own diagnostics (otherwise bare lines on stderr) into the
@@ -60,7 +80,10 @@ export interface IrisServer {
  * Process-wide; the serve command calls it once.
  */
 export function routeGrpcLogs(logger: Logger): void {
-  const write = (...args: unknown[]): void => logger.debug({ component: "grpc-js" }, format(...args));
+  const write = (...args: unknown[]): void => {
+    // Formatting costs more than the level check; skip it when debug is off.
+    if (logger.isLevelEnabled("debug")) logger.debug({ component: "grpc-js" }, format(...args));
+  };
   setGrpcLogger({ error: write, info: write, debug: write });
 }
 
@@ -78,6 +101,11 @@ function bind(server: Server, address: string, credentials: ServerCredentials): 
 export async function startIrisServer(options: IrisServerOptions): Promise<IrisServer> {
   const { host, holder, logger } = options;
   const grpcOptions: ServerOptions = { "grpc.max_receive_message_length": options.maxReceiveBytes };
+  if (options.maxConnectionAgeMs !== undefined && options.maxConnectionAgeMs > 0) {
+    grpcOptions["grpc.max_connection_age_ms"] = options.maxConnectionAgeMs;
+    grpcOptions["grpc.max_connection_age_grace_ms"] =
+      options.maxConnectionAgeGraceMs ?? DEFAULT_MAX_CONNECTION_AGE_GRACE_MS;
+  }
   const server = new Server(grpcOptions);
   const health = new HealthReporter();
   const service = createIrisService({ holder, maxBatchRows: options.maxBatchRows, logger });
@@ -108,27 +136,34 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
   health.setServing(holder.current !== undefined);
 
   let shutdownPromise: Promise<ShutdownResult> | undefined;
+  // Ends the shutdown in progress by cutting off what is left; set by shutdown().
+  let cutOff: (() => void) | undefined;
   const shutdown = (graceMs: number): Promise<ShutdownResult> => {
     shutdownPromise ??= new Promise<ShutdownResult>((resolve) => {
       stopping = true;
       unsubscribe();
       health.close();
       let done = false;
-      const timer = setTimeout(() => {
-        if (done) return;
-        done = true;
-        server.forceShutdown();
-        resolve({ forced: true });
-      }, graceMs);
-      server.tryShutdown(() => {
+      // Only ever called after `timer` below is set.
+      const finish = (forced: boolean): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        resolve({ forced: false });
-      });
+        if (forced) server.forceShutdown();
+        resolve({ forced });
+      };
+      const timer = setTimeout(() => finish(true), graceMs);
+      cutOff = () => finish(true);
+      // Called once every connection has closed, including after forceShutdown.
+      server.tryShutdown(() => finish(false));
     });
     return shutdownPromise;
   };
+  const forceShutdown = (): Promise<ShutdownResult> => {
+    const stopped = shutdown(0);
+    cutOff?.();
+    return stopped;
+  };
 
-  return { host, port, address: formatAddress(host, port), health, grpcServer: server, shutdown };
+  return { host, port, address: formatAddress(host, port), health, grpcServer: server, shutdown, forceShutdown };
 }

@@ -1,42 +1,107 @@
 /**
  * Graceful stop on SIGTERM/SIGINT. Handlers are installed explicitly, so the
  * server also stops cleanly as PID 1 in a container (where the kernel gives
- * signals no default action). A second signal cuts the grace period short.
+ * signals no default action), and they are installed before the server
+ * starts: a signal that arrives while the model loads or the port is being
+ * bound is remembered, and the server stops as soon as it is up instead of
+ * the signal being lost (PID 1) or killing the process half-started. A
+ * second signal cuts the grace period short.
  */
 import type { Logger } from "../logger.js";
 import type { IrisServer, ShutdownResult } from "./server.js";
 
 export const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
 
+type SignalProcess = Pick<NodeJS.Process, "on" | "off">;
+
+export class ShutdownSignals {
+  readonly #logger: Logger;
+  readonly #proc: SignalProcess;
+  readonly #exit: (code: number) => void;
+  #received: NodeJS.Signals | undefined;
+  #server: { server: IrisServer; graceMs: number; resolve: (r: ShutdownResult) => void } | undefined;
+  #stopping: Promise<ShutdownResult> | undefined;
+
+  /**
+   * `exit` ends the process when a second signal comes before the server has
+   * started (e.g. while a model file on a hung mount is being read).
+   */
+  constructor(logger: Logger, proc: SignalProcess = process, exit: (code: number) => void = (code) => process.exit(code)) {
+    this.#logger = logger;
+    this.#proc = proc;
+    this.#exit = exit;
+    for (const s of SHUTDOWN_SIGNALS) proc.on(s, this.#onSignal);
+  }
+
+  /** The first signal received, if any. */
+  get received(): NodeJS.Signals | undefined {
+    return this.#received;
+  }
+
+  /**
+   * Stops `server` gracefully (within `graceMs`) at the first signal, or at
+   * once when one has already arrived; resolves once it has stopped. Call
+   * it once, right after the server has started.
+   */
+  stop(server: IrisServer, graceMs: number): Promise<ShutdownResult> {
+    if (this.#server !== undefined) throw new Error("ShutdownSignals.stop() called twice");
+    return new Promise((resolve) => {
+      this.#server = { server, graceMs, resolve };
+      if (this.#received !== undefined) this.#begin(this.#received);
+    });
+  }
+
+  /** Removes the signal handlers. */
+  dispose(): void {
+    for (const s of SHUTDOWN_SIGNALS) this.#proc.off(s, this.#onSignal);
+  }
+
+  readonly #onSignal = (signal: NodeJS.Signals): void => {
+    if (this.#received === undefined) {
+      this.#received = signal;
+      if (this.#server === undefined) {
+        this.#logger.info({ signal }, "signal during start-up: stopping once started, without serving");
+      } else {
+        this.#begin(signal);
+      }
+      return;
+    }
+    if (this.#server === undefined) {
+      this.#logger.warn({ signal }, "second signal during start-up: exiting now");
+      this.#exit(1);
+      return;
+    }
+    this.#logger.warn({ signal }, "second signal: stopping now");
+    void this.#server.server.forceShutdown();
+  };
+
+  #begin(signal: NodeJS.Signals): void {
+    const target = this.#server;
+    if (target === undefined || this.#stopping !== undefined) return;
+    const { server, graceMs, resolve } = target;
+    this.#logger.info({ signal, graceMs }, "shutting down: health NOT_SERVING, no new calls, finishing calls in flight");
+    const started = performance.now();
+    this.#stopping = server.shutdown(graceMs);
+    void this.#stopping.then((result) => {
+      this.dispose();
+      const ms = Math.round(performance.now() - started);
+      if (result.forced) this.#logger.warn({ ms }, "calls still in flight were cut off");
+      this.#logger.info({ ms, forced: result.forced }, "stopped");
+      resolve(result);
+    });
+  }
+}
+
 /**
  * Resolves once a signal has arrived and the server has stopped (within
- * `graceMs`, plus the time to cut off what remained).
+ * `graceMs`, plus the time to cut off what remained). Installs its handlers
+ * only now: use ShutdownSignals directly to catch signals during start-up.
  */
 export function stopOnSignal(
   server: IrisServer,
   graceMs: number,
   logger: Logger,
-  proc: Pick<NodeJS.Process, "on" | "off"> = process,
+  proc: SignalProcess = process,
 ): Promise<ShutdownResult> {
-  return new Promise((resolve) => {
-    let received = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (received) {
-        logger.warn({ signal }, "second signal: stopping now");
-        server.grpcServer.forceShutdown();
-        return;
-      }
-      received = true;
-      logger.info({ signal, graceMs }, "shutting down: health NOT_SERVING, no new calls, finishing calls in flight");
-      const started = performance.now();
-      void server.shutdown(graceMs).then((result) => {
-        for (const s of SHUTDOWN_SIGNALS) proc.off(s, onSignal);
-        const ms = Math.round(performance.now() - started);
-        if (result.forced) logger.warn({ ms }, "grace period over: calls still in flight were cancelled");
-        logger.info({ ms, forced: result.forced }, "stopped");
-        resolve(result);
-      });
-    };
-    for (const s of SHUTDOWN_SIGNALS) proc.on(s, onSignal);
-  });
+  return new ShutdownSignals(logger, proc).stop(server, graceMs);
 }

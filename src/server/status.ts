@@ -1,8 +1,9 @@
 /**
  * The one place where errors become gRPC statuses. An IrisError keeps its
  * code and message (plus google.rpc.BadRequest details for field
- * violations); anything else becomes INTERNAL with a generic message, and
- * its cause goes to the log only.
+ * violations), unless its code says something broke inside; that, and
+ * anything else, becomes INTERNAL with a generic message, and the error
+ * goes to the log only.
  */
 import { Metadata, type StatusObject } from "@grpc/grpc-js";
 import { Code, IrisError } from "../errors.js";
@@ -11,13 +12,26 @@ import { encodeRpcStatus, STATUS_DETAILS_KEY } from "./status-details.js";
 
 export type ServiceStatus = Pick<StatusObject, "code" | "details" | "metadata">;
 
-/** Maps anything thrown by a handler to the status sent to the caller. */
+/** Codes whose message is never sent: what went wrong inside is for the log only. */
+const OPAQUE: ReadonlySet<number> = new Set([Code.OK, Code.UNKNOWN, Code.INTERNAL, Code.DATA_LOSS]);
+
+export const INTERNAL_MESSAGE = "internal error";
+
+/**
+ * Maps anything thrown by a handler to the status sent to the caller.
+ * Anything but an IrisError, and an IrisError with an opaque code
+ * (INTERNAL, UNKNOWN, DATA_LOSS, or OK, with which grpc-js would send a
+ * success without a response), goes out as INTERNAL "internal error", and
+ * is logged with its cause.
+ */
 export function toServiceStatus(reason: unknown, logger: Logger, method: string): ServiceStatus {
-  const error = IrisError.from(reason);
   const metadata = new Metadata();
-  if (error.code === Code.INTERNAL) {
-    logger.error({ err: error.cause ?? error, method }, "internal error");
-  } else if (error.violations.length > 0) {
+  if (!(reason instanceof IrisError) || OPAQUE.has(reason.code)) {
+    logger.error({ err: reason, method }, "internal error");
+    return { code: Code.INTERNAL, details: INTERNAL_MESSAGE, metadata };
+  }
+  const error = reason;
+  if (error.violations.length > 0) {
     metadata.set(STATUS_DETAILS_KEY, Buffer.from(encodeRpcStatus(error.code, error.message, error.violations)));
   }
   return { code: error.code, details: error.message, metadata };

@@ -3,11 +3,13 @@
  * scikit-learn reference fit (so these tests do not depend on the trainer),
  * servers on port 0 and promise-wrapped generated-client calls.
  */
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import {
   credentials,
   loadPackageDefinition,
@@ -81,6 +83,26 @@ export async function modelFile(artifact?: ModelArtifact): Promise<{ dir: string
   const path = join(dir, "model.json");
   await writeFile(path, JSON.stringify(artifact ?? (await referenceArtifact()), null, 2));
   return { dir, path, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A throw-away self-signed certificate for `localhost` and 127.0.0.1 (EC
+ * P-256, made by openssl), written as `<prefix>cert.pem` and `<prefix>key.pem`
+ * into `dir`.
+ */
+export async function selfSignedCertificate(
+  dir: string,
+  prefix = "",
+): Promise<{ certPath: string; keyPath: string; cert: Buffer; key: Buffer }> {
+  const certPath = join(dir, `${prefix}cert.pem`);
+  const keyPath = join(dir, `${prefix}key.pem`);
+  await promisify(execFile)("openssl", [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    "-keyout", keyPath, "-out", certPath,
+  ]);
+  const [cert, key] = await Promise.all([readFile(certPath), readFile(keyPath)]);
+  return { certPath, keyPath, cert, key };
 }
 
 export interface TestServer {

@@ -7,12 +7,13 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
 import { loadConfig } from "../../config.js";
+import { clientTlsHelp, clientTransport, CLIENT_TLS_FLAGS, type ClientTransport } from "../client-tls.js";
 import { ExitCode, numberFlag, parseFlags, usageError, type Command } from "../command.js";
 
 /** How long one check may take unless --timeout-ms says otherwise. */
 export const DEFAULT_HEALTH_TIMEOUT_MS = 3000;
 
-const HELP = `Usage: iris health [--address host:port] [--service NAME] [--timeout-ms N]
+const HELP = `Usage: iris health [--address host:port] [--service NAME] [--timeout-ms N] [--tls | --tls-ca FILE]
 
 Asks a running server for its health (grpc.health.v1.Health/Check) and exits
 0 if the answer is SERVING, 1 otherwise (NOT_SERVING, unknown service,
@@ -26,10 +27,12 @@ Options:
                        server, iris.v1.IrisService the model service
   --timeout-ms N       give up after N milliseconds (default ${DEFAULT_HEALTH_TIMEOUT_MS})
   -h, --help           show this help
+${clientTlsHelp().join("\n")}
 
 Examples:
   iris health
   iris health --address 127.0.0.1:50051 --service iris.v1.IrisService
+  iris health --tls-ca ca.pem --tls-server-name iris.example.com
 `;
 
 interface HealthCheckResponse {
@@ -44,9 +47,11 @@ type HealthClient = grpc.Client & {
   ): grpc.ClientUnaryCall;
 };
 
-let healthClientConstructor: (new (address: string, credentials: grpc.ChannelCredentials) => HealthClient) | undefined;
+let healthClientConstructor:
+  | (new (address: string, credentials: grpc.ChannelCredentials, options: grpc.ChannelOptions) => HealthClient)
+  | undefined;
 
-function healthClient(address: string): HealthClient {
+function healthClient(address: string, transport: ClientTransport): HealthClient {
   if (!healthClientConstructor) {
     const definition = protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String, defaults: true });
     const loaded = grpc.loadPackageDefinition(definition) as unknown as {
@@ -55,7 +60,7 @@ function healthClient(address: string): HealthClient {
     healthClientConstructor = loaded.grpc.health.v1.Health;
   }
   // Assigned just above.
-  return new healthClientConstructor!(address, grpc.credentials.createInsecure());
+  return new healthClientConstructor!(address, transport.credentials, transport.channelOptions);
 }
 
 /** The address the local server listens on, from the same settings the server reads. */
@@ -77,8 +82,8 @@ function checkAddress(address: string): string {
 }
 
 /** Runs one Check; resolves to the status name or rejects with the call's error. */
-function check(address: string, service: string, timeoutMs: number): Promise<string> {
-  const client = healthClient(address);
+function check(address: string, service: string, timeoutMs: number, transport: ClientTransport): Promise<string> {
+  const client = healthClient(address, transport);
   return new Promise<string>((resolve, reject) => {
     client.Check({ service }, { deadline: Date.now() + timeoutMs }, (error, response) => {
       client.close();
@@ -112,6 +117,7 @@ export const health: Command = {
       address: { type: "string" },
       service: { type: "string" },
       "timeout-ms": { type: "string" },
+      ...CLIENT_TLS_FLAGS,
     });
     const address = values.address === undefined ? defaultAddress() : checkAddress(values.address);
     const service = values.service ?? "";
@@ -120,9 +126,10 @@ export const health: Command = {
       max: 600_000,
       integer: true,
     });
+    const transport = await clientTransport(values);
     const label = service === "" ? "server" : `service "${service}"`;
     try {
-      const status = await check(address, service, timeoutMs);
+      const status = await check(address, service, timeoutMs, transport);
       if (status === "SERVING") {
         io.stdout.write(`SERVING (${label} at ${address})\n`);
         return ExitCode.OK;

@@ -5,6 +5,7 @@
  */
 import { createIrisClient } from "../../client/index.js";
 import { codeName, IrisError } from "../../errors.js";
+import { clientTransport, type ClientTlsValues } from "../client-tls.js";
 import type { PredictOutput } from "./predict.js";
 
 /** Deadline of a remote call unless --timeout-ms says otherwise. */
@@ -19,9 +20,19 @@ export function remoteError(address: string, err: unknown): IrisError {
   });
 }
 
-/** Predicts `rows` (each [sepal_length, sepal_width, petal_length, petal_width]) on the server at `address`. */
-export async function predictRemote(address: string, rows: readonly number[][], deadlineMs = DEFAULT_REMOTE_TIMEOUT_MS): Promise<PredictOutput> {
-  const client = createIrisClient(address, { deadlineMs });
+/**
+ * Predicts `rows` (each [sepal_length, sepal_width, petal_length, petal_width])
+ * on the server at `address`, over TLS when `tls` (the command's TLS flags)
+ * asks for it.
+ */
+export async function predictRemote(
+  address: string,
+  rows: readonly number[][],
+  deadlineMs = DEFAULT_REMOTE_TIMEOUT_MS,
+  tls: ClientTlsValues = {},
+): Promise<PredictOutput> {
+  const { credentials, channelOptions } = await clientTransport(tls);
+  const client = createIrisClient(address, { deadlineMs, credentials, channelOptions });
   try {
     const flowers = rows.map(([sepalLength, sepalWidth, petalLength, petalWidth]) => ({
       sepalLength: sepalLength!,

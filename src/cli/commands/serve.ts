@@ -1,8 +1,10 @@
 /**
  * `iris serve`: loads the model, then serves iris.v1.IrisService (with health
  * and reflection) until SIGTERM/SIGINT. Nothing listens before the model has
- * loaded and the configuration has been checked; a bad model file or a busy
- * port ends the command with a message and exit code 1.
+ * loaded and the configuration (and TLS files, when given) have been
+ * checked; a bad model or TLS file or a busy port ends the command with a
+ * message and exit code 1. Signal handlers are installed before any of that,
+ * so a stop requested during start-up is honoured, not lost.
  */
 import { DEFAULTS, loadConfig, SETTINGS, type ServerConfig } from "../../config.js";
 import { createLogger, setLogger } from "../../logger.js";
@@ -10,11 +12,12 @@ import { loadModelFile } from "../../model/index.js";
 import { ModelHolder } from "../../server/model-holder.js";
 import { serveModel } from "../../server/served-model.js";
 import { routeGrpcLogs, startIrisServer } from "../../server/server.js";
-import { stopOnSignal } from "../../server/signals.js";
+import { ShutdownSignals } from "../../server/signals.js";
+import { loadServerTls, type ServerTls } from "../../server/tls.js";
 import { ExitCode, parseFlags, type Command } from "../command.js";
 
-const line = (key: keyof ServerConfig, value: string, text: string): string =>
-  `  --${`${SETTINGS[key].flag} ${value}`.padEnd(26)}${text} (${SETTINGS[key].env}, default ${DEFAULTS[key]})`;
+const line = (key: keyof ServerConfig, value: string, text: string, fallback = `default ${DEFAULTS[key]}`): string =>
+  `  --${`${SETTINGS[key].flag} ${value}`.padEnd(34)}${text} (${SETTINGS[key].env}, ${fallback})`;
 
 export const serve: Command = {
   name: "serve",
@@ -36,7 +39,11 @@ export const serve: Command = {
     line("maxReceiveBytes", "N", "Largest request message"),
     line("logLevel", "LEVEL", "fatal|error|warn|info|debug|trace|silent"),
     line("shutdownGraceMs", "MS", "Time calls in flight get at shutdown"),
-    `  ${"-h, --help".padEnd(28)}Show this help`,
+    line("maxConnectionAgeMs", "MS", "GOAWAY connections this old; 0 = never", "default 0"),
+    line("maxConnectionAgeGraceMs", "MS", "Then let their calls finish this long"),
+    line("tlsCertPath", "FILE", "Serve TLS with this PEM certificate chain", "default: plaintext"),
+    line("tlsKeyPath", "FILE", "The certificate's PEM private key", "required with --tls-cert"),
+    `  ${"-h, --help".padEnd(36)}Show this help`,
     "",
   ].join("\n"),
 
@@ -49,6 +56,10 @@ export const serve: Command = {
       "max-receive-bytes": { type: "string" },
       "log-level": { type: "string" },
       "shutdown-grace-ms": { type: "string" },
+      "max-connection-age-ms": { type: "string" },
+      "max-connection-age-grace-ms": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
     });
     const config = loadConfig({
       flags: {
@@ -59,6 +70,10 @@ export const serve: Command = {
         maxReceiveBytes: values["max-receive-bytes"],
         logLevel: values["log-level"],
         shutdownGraceMs: values["shutdown-grace-ms"],
+        maxConnectionAgeMs: values["max-connection-age-ms"],
+        maxConnectionAgeGraceMs: values["max-connection-age-grace-ms"],
+        tlsCertPath: values["tls-cert"],
+        tlsKeyPath: values["tls-key"],
       },
       env: process.env,
     });
@@ -66,30 +81,58 @@ export const serve: Command = {
     setLogger(logger);
     routeGrpcLogs(logger);
 
-    const model = await loadModelFile(config.modelPath);
-    const holder = new ModelHolder(serveModel(model));
-    const server = await startIrisServer({
-      host: config.host,
-      port: config.port,
-      holder,
-      logger,
-      maxBatchRows: config.maxBatchRows,
-      maxReceiveBytes: config.maxReceiveBytes,
-    });
-    const stopped = stopOnSignal(server, config.shutdownGraceMs, logger);
-    logger.info(
-      {
-        address: server.address,
-        host: server.host,
-        port: server.port,
-        model: { name: model.artifact.name, version: model.version, path: config.modelPath },
+    const signals = new ShutdownSignals(logger);
+    try {
+      logger.debug({ model: config.modelPath, tls: config.tlsCertPath !== undefined }, "starting");
+      const [model, tls] = await Promise.all([
+        loadModelFile(config.modelPath),
+        config.tlsCertPath !== undefined && config.tlsKeyPath !== undefined
+          ? loadServerTls(config.tlsCertPath, config.tlsKeyPath)
+          : undefined,
+      ]);
+      if (signals.received !== undefined) {
+        logger.info({ signal: signals.received }, "stopped before serving");
+        return ExitCode.OK;
+      }
+      const holder = new ModelHolder(serveModel(model));
+      const server = await startIrisServer({
+        host: config.host,
+        port: config.port,
+        holder,
+        logger,
         maxBatchRows: config.maxBatchRows,
         maxReceiveBytes: config.maxReceiveBytes,
-        shutdownGraceMs: config.shutdownGraceMs,
-      },
-      "serving",
-    );
-    await stopped;
-    return ExitCode.OK;
+        maxConnectionAgeMs: config.maxConnectionAgeMs,
+        maxConnectionAgeGraceMs: config.maxConnectionAgeGraceMs,
+        credentials: tls?.credentials,
+      });
+      logger.info(
+        {
+          address: server.address,
+          host: server.host,
+          port: server.port,
+          model: { name: model.artifact.name, version: model.version, path: config.modelPath },
+          maxBatchRows: config.maxBatchRows,
+          maxReceiveBytes: config.maxReceiveBytes,
+          shutdownGraceMs: config.shutdownGraceMs,
+          maxConnectionAgeMs: config.maxConnectionAgeMs,
+          tls: tls === undefined ? false : tlsSummary(config.tlsCertPath!, tls),
+        },
+        "serving",
+      );
+      if (tls !== undefined && tls.certificate.validTo.getTime() < Date.now()) {
+        logger.warn({ validTo: tls.certificate.validTo.toISOString() }, "the TLS certificate has expired: clients will refuse it");
+      }
+      // Stops at once when a signal came while the port was being bound.
+      await signals.stop(server, config.shutdownGraceMs);
+      return ExitCode.OK;
+    } finally {
+      signals.dispose();
+    }
   },
 };
+
+function tlsSummary(certPath: string, tls: ServerTls): Record<string, unknown> {
+  const { subject, subjectAltName, validTo } = tls.certificate;
+  return { cert: certPath, subject, subjectAltName, validTo: validTo.toISOString() };
+}

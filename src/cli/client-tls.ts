@@ -1,0 +1,76 @@
+/**
+ * The TLS flags of the commands that call a server (`iris health`,
+ * `iris info --remote`, `iris predict --remote`): plaintext unless one is
+ * given, then TLS trusting the system's roots (`--tls`) or one PEM CA or
+ * self-signed certificate (`--tls-ca FILE`).
+ */
+import { X509Certificate } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { credentials, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
+import { usageError } from "./command.js";
+
+/** parseFlags options for the TLS flags. */
+export const CLIENT_TLS_FLAGS = {
+  tls: { type: "boolean" },
+  "tls-ca": { type: "string" },
+  "tls-server-name": { type: "string" },
+} as const;
+
+/** The help section of the TLS flags (preceded by an empty line). */
+export function clientTlsHelp(when = ""): string[] {
+  return [
+    "",
+    `TLS${when === "" ? "" : `, ${when}`} (default: plaintext; any of these turns it on):`,
+    "  --tls                   Trust the system's root certificates",
+    "  --tls-ca FILE           Trust this PEM CA certificate (or the server's self-signed one)",
+    "  --tls-server-name NAME  Name the server's certificate must carry (default: the host dialled)",
+  ];
+}
+
+export interface ClientTlsValues {
+  tls?: boolean | undefined;
+  "tls-ca"?: string | undefined;
+  "tls-server-name"?: string | undefined;
+}
+
+export interface ClientTransport {
+  credentials: ChannelCredentials;
+  channelOptions: ChannelOptions;
+}
+
+/** True when any TLS flag was given. */
+export function wantsTls(values: ClientTlsValues): boolean {
+  return values.tls === true || values["tls-ca"] !== undefined || values["tls-server-name"] !== undefined;
+}
+
+/**
+ * The credentials the flags ask for: plaintext when none is given. A CA file
+ * that is missing or holds no certificate is a usage error (exit 2).
+ */
+export async function clientTransport(values: ClientTlsValues): Promise<ClientTransport> {
+  if (!wantsTls(values)) return { credentials: credentials.createInsecure(), channelOptions: {} };
+  let rootCerts: Buffer | null = null;
+  const caPath = values["tls-ca"];
+  if (caPath !== undefined) {
+    if (caPath.trim() === "") throw usageError("--tls-ca must be the path of a PEM certificate, got an empty string");
+    try {
+      rootCerts = await readFile(caPath);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw usageError(`--tls-ca ${caPath}: ${code === "ENOENT" ? "file not found" : (err as Error).message}`);
+    }
+    try {
+      new X509Certificate(rootCerts);
+    } catch {
+      throw usageError(`--tls-ca ${caPath}: not a PEM certificate`);
+    }
+  }
+  const channelOptions: ChannelOptions = {};
+  const name = values["tls-server-name"];
+  if (name !== undefined) {
+    if (name.trim() === "" || /\s/.test(name)) throw usageError(`--tls-server-name must be a host name, got "${name}"`);
+    channelOptions["grpc.ssl_target_name_override"] = name;
+    channelOptions["grpc.default_authority"] = name;
+  }
+  return { credentials: credentials.createSsl(rootCerts), channelOptions };
+}
