@@ -79,21 +79,23 @@ describe("loadServerTls", () => {
     const encrypted = join(dir, "encrypted-key.pem");
     await promisify(execFile)("openssl", ["pkey", "-in", a.keyPath, "-aes256", "-passout", "pass:secret", "-out", encrypted]);
 
-    const cases: [Promise<unknown>, Code, string | RegExp][] = [
-      [loadServerTls(join(dir, "none.pem"), a.keyPath), Code.NOT_FOUND, `${join(dir, "none.pem")}: TLS certificate file not found`],
-      [loadServerTls(a.certPath, join(dir, "none.pem")), Code.NOT_FOUND, `${join(dir, "none.pem")}: TLS key file not found`],
-      [loadServerTls(garbage, a.keyPath), Code.FAILED_PRECONDITION, `${garbage}: not a PEM certificate (no "BEGIN CERTIFICATE" block)`],
-      [loadServerTls(damaged, a.keyPath), Code.FAILED_PRECONDITION, /^.*damaged\.pem: certificate 1 does not parse: .+/],
-      [loadServerTls(a.certPath, garbage), Code.FAILED_PRECONDITION, /^.*garbage\.pem: not a PEM private key \(.+\)$/],
-      [loadServerTls(a.certPath, encrypted), Code.FAILED_PRECONDITION, `${encrypted}: it is encrypted; give an unencrypted key`],
+    // Each case starts only when awaited: a rejection created early and awaited
+    // later would count as unhandled in the meantime.
+    const cases: [() => Promise<unknown>, Code, string | RegExp][] = [
+      [() => loadServerTls(join(dir, "none.pem"), a.keyPath), Code.NOT_FOUND, `${join(dir, "none.pem")}: TLS certificate file not found`],
+      [() => loadServerTls(a.certPath, join(dir, "none.pem")), Code.NOT_FOUND, `${join(dir, "none.pem")}: TLS key file not found`],
+      [() => loadServerTls(garbage, a.keyPath), Code.FAILED_PRECONDITION, `${garbage}: not a PEM certificate (no "BEGIN CERTIFICATE" block)`],
+      [() => loadServerTls(damaged, a.keyPath), Code.FAILED_PRECONDITION, /^.*damaged\.pem: certificate 1 does not parse: .+/],
+      [() => loadServerTls(a.certPath, garbage), Code.FAILED_PRECONDITION, /^.*garbage\.pem: not a PEM private key \(.+\)$/],
+      [() => loadServerTls(a.certPath, encrypted), Code.FAILED_PRECONDITION, `${encrypted}: it is encrypted; give an unencrypted key`],
       [
-        loadServerTls(a.certPath, b.keyPath),
+        () => loadServerTls(a.certPath, b.keyPath),
         Code.FAILED_PRECONDITION,
         `${b.keyPath}: this private key does not belong to the certificate in ${a.certPath} (CN=localhost)`,
       ],
     ];
-    for (const [promise, code, message] of cases) {
-      const err = await failure(promise);
+    for (const [start, code, message] of cases) {
+      const err = await failure(start());
       expect(err.code).toBe(code);
       if (typeof message === "string") expect(err.message).toBe(message);
       else expect(err.message).toMatch(message);
