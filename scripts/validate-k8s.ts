@@ -17,7 +17,8 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
-import { LineCounter, parseAllDocuments, isMap, isSeq, type Document, type Node as YamlNode } from "yaml";
+import { LineCounter, parseAllDocuments, type Document } from "yaml";
+import { fieldPath, fieldPosition, type PathKey } from "./yaml-location.js";
 
 export interface ManifestProblem {
   file: string;
@@ -46,8 +47,6 @@ interface ParsedDoc extends ManifestObject {
   lines: LineCounter;
 }
 
-type PathKey = string | number;
-
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 const KUSTOMIZATION_KEYS = new Set([
@@ -57,34 +56,9 @@ const KUSTOMIZATION_KEYS = new Set([
   "openapi", "crds", "vars", "replacements", "sortOptions",
 ]);
 
-function fieldName(keys: readonly PathKey[]): string {
-  return keys.reduce<string>(
-    (acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc === "" ? key : `${acc}.${key}`),
-    "",
-  );
-}
-
-/** Where a field is in the YAML text: its key when it has one, else its value. */
-function locate(parsed: ParsedDoc, keys: readonly PathKey[]): { line: number; column: number } {
-  let offset = parsed.doc.contents?.range?.[0] ?? 0;
-  let node: unknown = parsed.doc.contents;
-  for (const key of keys) {
-    if (isMap(node)) {
-      const pair = node.items.find((item) => (item.key as { value?: unknown } | null)?.value === key);
-      if (!pair) break;
-      offset = (pair.key as YamlNode).range?.[0] ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof key === "number" && node.items[key]) {
-      node = node.items[key];
-      offset = (node as YamlNode).range?.[0] ?? offset;
-    } else break;
-  }
-  const { line, col } = parsed.lines.linePos(offset);
-  return { line, column: col };
-}
-
 function problemAt(parsed: ParsedDoc, keys: readonly PathKey[], message: string): ManifestProblem {
-  return { file: parsed.file, ...locate(parsed, keys), field: fieldName(keys), message };
+  const position = fieldPosition(parsed.doc.contents, keys, parsed.lines, parsed.doc.contents?.range?.[0] ?? 0);
+  return { file: parsed.file, ...position, field: fieldPath(keys), message };
 }
 
 /** Reads every YAML document; syntax errors become problems. */

@@ -16,7 +16,8 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { validateWorkflow } from "@action-validator/core";
-import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
+import { fieldPath, fieldPosition, type PathKey } from "./yaml-location.js";
 
 export interface WorkflowProblem {
   file: string;
@@ -30,28 +31,6 @@ export interface WorkflowProblem {
 const NPM_BUILTINS = new Set(["ci", "install", "i", "exec", "pack", "publish", "audit", "ls", "version", "view", "cache"]);
 /** `npm X` shorthands that run package.json scripts. */
 const NPM_SCRIPT_SHORTHANDS = new Set(["test", "start", "stop", "restart"]);
-
-type PathKey = string | number;
-
-function locate(node: unknown, keys: readonly PathKey[], lines: LineCounter): number {
-  let offset = 0;
-  for (const key of keys) {
-    if (isMap(node)) {
-      const pair = node.items.find((item) => (item.key as { value?: unknown } | null)?.value === key);
-      if (!pair) break;
-      offset = (pair.key as YamlNode).range?.[0] ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof key === "number" && node.items[key]) {
-      node = node.items[key];
-      offset = (node as YamlNode).range?.[0] ?? offset;
-    } else break;
-  }
-  return lines.linePos(offset).line;
-}
-
-function where(keys: readonly PathKey[]): string {
-  return keys.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${k}` : k), "");
-}
 
 /** Project references in one shell script: scripts/... paths and npm script names. */
 export function scriptReferences(run: string): { files: string[]; npmScripts: string[] } {
@@ -79,7 +58,7 @@ export function checkWorkflow(text: string, file: string, root: string): Workflo
     }));
   }
   const at = (keys: PathKey[], message: string): void => {
-    problems.push({ file, line: locate(doc.contents, keys, lines), where: where(keys), message });
+    problems.push({ file, line: fieldPosition(doc.contents, keys, lines).line, where: fieldPath(keys), message });
   };
 
   const state = validateWorkflow(text);

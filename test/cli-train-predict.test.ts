@@ -2,12 +2,13 @@
  * `iris train` and `iris predict` end to end, as subprocesses of the real
  * CLI: train into a temp dir, predict from it, and every error's exit code.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { modelVersion } from "../src/model/index.js";
 
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const MODEL_FILES = ["metrics.json", "model.json", "report.html", "report.md"];
@@ -18,18 +19,21 @@ interface Result {
   stderr: string;
 }
 
-/** Runs `iris ...args` from the repository root; never rejects. */
-function iris(args: string[], env: Record<string, string> = {}): Promise<Result> {
+const ENV = { SOURCE_DATE_EPOCH: "", IRIS_MODEL: "" };
+
+/** Runs `iris ...args` from the repository root, `stdin` (if any) as its input; never rejects. */
+function iris(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       ["--import", "tsx", "src/cli/main.ts", ...args],
-      { cwd: REPO, env: { ...process.env, SOURCE_DATE_EPOCH: "", IRIS_MODEL: "", ...env } },
+      { cwd: REPO, env: { ...process.env, ...ENV, ...env }, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
         resolve({ code, stdout, stderr });
       },
     );
+    child.stdin!.end(stdin ?? "");
   });
 }
 
@@ -96,8 +100,8 @@ describe("iris train", () => {
   it("warns on stderr when the optimizer does not converge", async () => {
     const r = await iris(["train", "--out", join(dir, "unconverged"), "--max-iter", "1"]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^iris train: warning: the optimizer did not converge in 1 iterations/);
-    expect(r.stdout).toContain("NOT converged");
+    expect(r.stderr).toMatch(/^iris train: warning: the optimizer did not converge in 1 iteration \(/);
+    expect(r.stdout).toMatch(/optimizer\s+Newton, 1 iteration, gradient norm \S+, NOT converged/);
   });
 
   it("the --min-accuracy gate fails with exit 1 and leaves the output directory untouched", async () => {
@@ -115,6 +119,34 @@ describe("iris train", () => {
     // At or above the bar it passes.
     const ok = await iris(["train", "--out", gated, "--seed", "7", "--test-fraction", "0.4", "--min-accuracy", "0.9"]);
     expect(ok.code).toBe(0);
+  });
+
+  it("--out naming a file: exit 2 before training, the file untouched", async () => {
+    const file = join(dir, "not-a-dir");
+    await writeFile(file, "mine\n");
+    const r = await iris(["train", "--out", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`iris train: --out ${file} is a file, not a directory\n`);
+    expect(r.stdout).toBe("");
+    expect(await readFile(file, "utf8")).toBe("mine\n");
+  });
+
+  it("reads CSV as exported by other tools: BOM, CRLF, quotes, other columns, any order, trailing blank lines", async () => {
+    const text = await readFile(join(REPO, "data", "iris.csv"), "utf8");
+    const [header, ...rows] = text.trimEnd().split("\n");
+    const order = [4, 2, 0, 3, 1];
+    const line = (fields: string[], extra: string) => `${order.map((i) => fields[i]).join(",")},${extra}`;
+    const exported =
+      `\uFEFF${line(header!.split(","), "note")}\r\n` +
+      rows.map((r, i) => line(r.split(",").map((f, j) => (j === 4 ? `"${f}"` : f)), `"row ${i}, ok"`)).join("\r\n") +
+      "\r\n\r\n\r\n";
+    const csv = join(dir, "exported.csv");
+    await writeFile(csv, exported);
+    const r = await iris(["train", "--data", csv, "--out", join(dir, "exported")]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const model = JSON.parse(await readFile(join(out, "model.json"), "utf8")) as { version: string };
+    expect(r.stdout).toContain(`iris-logreg ${model.version}`);
   });
 
   it("bad data: exit 2 with file:line:column, nothing written", async () => {
@@ -141,6 +173,18 @@ describe("iris train", () => {
     ],
     [["--data", "no/such.csv"], "iris train: no/such.csv: cannot read data file: no such file\n"],
     [["--bogus"], /^iris train: Unknown option '--bogus'/],
+    // A negative value is read as the flag's value and range-checked, not "ambiguous".
+    [["--c", "-1"], "iris train: --c must be > 0, got -1\n"],
+    [["--seed", "-1"], "iris train: --seed must be a whole number from 0 to 4294967295, got -1\n"],
+    // Number() would read these as 42 and 16.
+    [["--seed", "0x2A"], 'iris train: --seed must be a number, got "0x2A"\n'],
+    [["--test-fraction", "0x10"], 'iris train: --test-fraction must be a number, got "0x10"\n'],
+    // So large that the Hessian overflows float64: this used to loop forever.
+    [
+      ["--c", "1e306"],
+      "iris train: the fit overflows float64 after 0 Newton steps (--c 1e+306, largest measurement 7.9 cm in data/iris.csv): " +
+        "use a smaller --c, or rescale the data\n",
+    ],
   ])("usage error %j: exit 2", async (args, message) => {
     const target = join(dir, `usage-${args.join("_").replace(/[^a-z0-9_.-]/gi, "")}`);
     const r = await iris(["train", "--out", target, ...args]);
@@ -195,10 +239,75 @@ describe("iris predict", () => {
     else expect(r.stderr).toMatch(message);
   });
 
-  it("a missing --input is a usage error", async () => {
+  it("--input - reads the rows from stdin: 100 000 rows, more than a command line can hold", async () => {
+    const rows = Array.from({ length: 100_000 }, (_, i) => (i % 2 === 0 ? [5.1, 3.5, 1.4, 0.2] : [7.7, 3.0, 6.1, 2.3]));
+    const r = await iris(["predict", "--model", join(out, "model.json"), "--input", "-"], {}, JSON.stringify(rows));
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout) as { prediction: number[]; probabilities: number[][] };
+    expect(json.prediction).toHaveLength(100_000);
+    expect(json.prediction.slice(0, 4)).toEqual([0, 2, 0, 2]);
+    expect(json.probabilities[99_999]).toEqual(json.probabilities[1]);
+
+    const empty = await iris(["predict", "--model", join(out, "model.json"), "--input", "-"], {}, "");
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/^iris predict: --input is empty: give a JSON array/);
+  });
+
+  it("ends quietly when the reader of its output goes away (| head)", async () => {
+    const rows = JSON.stringify(Array.from({ length: 100_000 }, () => [5.1, 3.5, 1.4, 0.2]));
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "predict", "--model", join(out, "model.json"), "--input", "-"], {
+      cwd: REPO,
+      env: { ...process.env, ...ENV },
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.once("data", () => child.stdout.destroy());
+    child.stdin.end(rows);
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+  });
+
+  it("hands each measurement to the model feature of the same name, whatever the model's order", async () => {
+    const artifact = JSON.parse(await readFile(join(out, "model.json"), "utf8")) as {
+      version: string;
+      features: { name: string }[];
+      classes: string[];
+      coefficients: number[][];
+      intercepts: number[];
+    };
+    const order = [3, 1, 2, 0];
+    artifact.features = order.map((j) => artifact.features[j]!);
+    artifact.coefficients = artifact.coefficients.map((row) => order.map((j) => row[j]!));
+    artifact.version = modelVersion({ ...artifact, features: artifact.features.map((f) => f.name) });
+    const reordered = join(dir, "reordered.json");
+    await writeFile(reordered, JSON.stringify(artifact));
+    const input = "[[5.1,3.5,1.4,0.2],[6.2,2.9,4.3,1.3],[7.7,3.0,6.1,2.3]]";
+    const [a, b] = await Promise.all([predict("--input", input), iris(["predict", "--model", reordered, "--input", input])]);
+    expect(b.stderr).toBe("");
+    const [pa, pb] = [a, b].map((r) => JSON.parse(r.stdout) as { prediction: number[]; probabilities: number[][] });
+    expect(pb!.prediction).toEqual([0, 1, 2]);
+    pb!.probabilities.flat().forEach((p, i) => expect(p).toBeCloseTo(pa!.probabilities.flat()[i]!, 12));
+
+    artifact.features[0]!.name = "stem_length";
+    artifact.version = modelVersion({ ...artifact, features: artifact.features.map((f) => f.name) });
+    await writeFile(reordered, JSON.stringify(artifact));
+    const c = await iris(["predict", "--model", reordered, "--input", input]);
+    expect(c.code).toBe(1);
+    expect(c.stderr).toBe(
+      `iris predict: ${reordered}: the model's features (stem_length, sepal_width, petal_length, sepal_length) ` +
+        "are not the measurements --input gives (sepal_length, sepal_width, petal_length, petal_width)\n",
+    );
+  });
+
+  it("a missing --input, or an empty --model, is a usage error", async () => {
     const r = await predict();
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^iris predict: --input is required/);
+    const empty = await iris(["predict", "--model", "", "--input", "[5.1,3.5,1.4,0.2]"]);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toBe("iris predict: --model must name a model file, got an empty string\n");
   });
 
   it("a missing or invalid model file: one line, exit 1", async () => {
@@ -214,6 +323,13 @@ describe("iris predict", () => {
     expect(r2.code).toBe(1);
     expect(r2.stderr).toMatch(/^iris predict: .*tampered\.json: invalid model artifact: version: .* does not match the parameters/);
     expect(r2.stderr.split("\n")).toHaveLength(2);
+
+    const truncated = join(dir, "truncated.json");
+    await writeFile(truncated, '{\n  "format": "iris-serve.model.v1",\n');
+    const r3 = await iris(["predict", "--model", truncated, "--input", "[5.1,3.5,1.4,0.2]"]);
+    expect(r3.code).toBe(1);
+    expect(r3.stderr.startsWith(`iris predict: ${truncated}:3:1: not valid JSON: `)).toBe(true);
+    expect(r3.stderr.split("\n")).toHaveLength(2);
   });
 
   it("reads the model path from IRIS_MODEL when --model is not given", async () => {

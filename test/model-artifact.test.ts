@@ -87,8 +87,16 @@ describe("validateArtifact", () => {
 });
 
 describe("parseModel and loadModelFile", () => {
-  it("reject truncated JSON", () => {
-    expect(() => parseModel(text.slice(0, text.length / 2), "m.json")).toThrow(/^m\.json: not valid JSON: /);
+  it("reject truncated or malformed JSON, naming file:line:column", () => {
+    const half = text.slice(0, text.length / 2);
+    const lines = half.split("\n");
+    expect(() => parseModel(half, "m.json")).toThrow(
+      new RegExp(`^m\\.json:${lines.length}:${lines.at(-1)!.length + 1}: not valid JSON: `),
+    );
+    expect(() => parseModel('{\n  "format": "iris-serve.model.v1",\n  oops\n}\n', "m.json")).toThrow(
+      /^m\.json:3:3: not valid JSON: /,
+    );
+    expect(() => parseModel("", "m.json")).toThrow(/^m\.json:1:1: not valid JSON: /);
   });
 
   it("load the good file and reject a missing one (NOT_FOUND) or a corrupted one", async () => {
@@ -108,6 +116,6 @@ describe("parseModel and loadModelFile", () => {
     await writeFile(truncated, text.slice(0, 100));
     await expect(loadModelFile(truncated)).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION });
 
-    await expect(loadModelFile(dir)).rejects.toThrow(`${dir}: cannot read model file`);
+    await expect(loadModelFile(dir)).rejects.toThrow(`${dir}: cannot read model file: is a directory`);
   });
 });

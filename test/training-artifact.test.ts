@@ -1,4 +1,4 @@
-import { readdir, readFile, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -201,6 +201,37 @@ describe("options are checked up front", () => {
     );
   });
 
+  it("refuses a C (or data) so large that the fit overflows float64, as a usage error", async () => {
+    await expect(train({ C: 1e306, out: join(dir, "never") })).rejects.toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+      message:
+        "the fit overflows float64 after 0 Newton steps (--c 1e+306, largest measurement 7.9 cm in data/iris.csv): " +
+        "use a smaller --c, or rescale the data",
+    });
+    const huge = join(dir, "huge.csv");
+    await writeFile(
+      huge,
+      "sepal_length,sepal_width,petal_length,petal_width,species\n5.1,3.5,1.4,0.2,a\n1e200,3,1,1,b\n5,3,1,0.2,a\n6,3,1,0.2,b\n",
+    );
+    await expect(train({ data: huge, testFraction: 0, folds: 2, out: join(dir, "never") })).rejects.toThrow(
+      `the fit overflows float64 after 0 Newton steps (--c 1, largest measurement 1e+200 cm in ${huge})`,
+    );
+  });
+
+  it("checks --out before training: a file there, or in its path, is a usage error", async () => {
+    const file = join(dir, "a-file");
+    await writeFile(file, "keep\n");
+    await expect(train({ out: file })).rejects.toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+      message: `--out ${file} is a file, not a directory`,
+    });
+    await expect(train({ out: join(file, "sub") })).rejects.toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+      message: `--out ${join(file, "sub")}: part of the path is a file, not a directory`,
+    });
+    expect(await readFile(file, "utf8")).toBe("keep\n");
+  });
+
   it("records the data path as given, normalised", () => {
     expect(recordedPath("./data/iris.csv")).toBe("data/iris.csv");
     expect(recordedPath("data//iris.csv")).toBe("data/iris.csv");
@@ -227,5 +258,26 @@ describe("writing", () => {
     ).rejects.toThrow(/ENOENT/);
     expect(await readdir(out)).toEqual(["keep.txt"]);
     expect(await readFile(join(out, "keep.txt"), "utf8")).toBe("old\n");
+  });
+
+  it("removes the directories it created when staging fails", async () => {
+    const parent = join(dir, "created");
+    await expect(
+      writeFilesAtomically(join(parent, "a", "b"), [{ name: "missing/x.txt", content: "" }]),
+    ).rejects.toThrow(/ENOENT/);
+    await expect(readdir(parent)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("refuses a target that is a directory before replacing any file", async () => {
+    const out = join(dir, "blocked");
+    await writeFilesAtomically(out, [{ name: "report.md", content: "old\n" }]);
+    await mkdir(join(out, "model.json"));
+    const run = await train({ out });
+    await expect(writeTrainingOutputs(run)).rejects.toMatchObject({
+      code: Code.UNAVAILABLE,
+      message: `cannot write to ${out}: ${join(out, "model.json")}: is a directory, not a file`,
+    });
+    expect((await readdir(out)).sort()).toEqual(["model.json", "report.md"]);
+    expect(await readFile(join(out, "report.md"), "utf8")).toBe("old\n");
   });
 });

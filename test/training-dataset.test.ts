@@ -146,6 +146,15 @@ describe("each CSV problem names file:line:column", () => {
     expect(err.violations.map((v) => v.field)).toEqual(["t.csv:2:1", "t.csv:3:5", "t.csv:4:10"]);
   });
 
+  it("bytes that are not UTF-8 (a Latin-1 export), instead of silently replacing them", () => {
+    const latin1 = Buffer.concat([
+      Buffer.from(`${HEADER}\r\n5.1,3.5,1.4,0.2,setosa\r\n6.2,2.9,4.3,1.3,s`),
+      Buffer.from([0xe9]), // é in Latin-1
+      Buffer.from("tosa\r\n"),
+    ]);
+    expect(() => parseDataset(latin1, "t.csv")).toThrow("t.csv:3:18: not UTF-8 text (save the file as UTF-8)");
+  });
+
   it("malformed CSV (an unclosed quote)", () => {
     expect(message(csv(HEADER, "5.1,3.5,1.4,0.2,setosa", '4.9,3,1.4,0.2,"versicolor'))).toMatch(
       /^t\.csv:3:1: not valid CSV: /,

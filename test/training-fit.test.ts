@@ -176,6 +176,14 @@ describe("optimizer report", () => {
     expect(result.gradientNorm).toBeGreaterThan(1e-10);
   });
 
+  it("stops, instead of looping forever, when C is so large that the Hessian overflows float64", () => {
+    const result = fit(1e306);
+    expect(result.stopReason).toBe("non-finite");
+    expect(result.converged).toBe(false);
+    // Large but representable: converges as usual.
+    expect(fit(1e300).converged).toBe(true);
+  });
+
   it("is deterministic: the same rows give bit-identical parameters", () => {
     const a = fit(3);
     const b = fit(3);

@@ -22,10 +22,12 @@ export interface Command {
   run(argv: string[], io: CommandIo): Promise<number>;
 }
 
-/** Where a command writes; tests and the CLI pass process streams. */
+/** Where a command reads and writes; tests and the CLI pass process streams. */
 export interface CommandIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
+  /** Input for commands that read it (`iris predict --input -`); process.stdin (opened only then) when absent. */
+  stdin?: NodeJS.ReadableStream;
 }
 
 export type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
@@ -38,23 +40,39 @@ type FlagsConfig<T extends OptionsConfig> = {
   allowPositionals: false;
 };
 
+/** A negative number given as a flag's value, e.g. the `-1` of `--c -1`. */
+const NEGATIVE_NUMBER = /^-(?:\d|\.\d)/;
+
 /**
  * Parses a command's flags strictly (unknown flags and stray positionals are
- * usage errors). `--help` is added to every command.
+ * usage errors). `--help` is added to every command. A value-taking flag
+ * followed by a negative number (`--c -1`) takes it as its value, so that the
+ * range check can report it, instead of parseArgs' "ambiguous" error.
  */
 export function parseFlags<T extends OptionsConfig>(
   argv: string[],
   options: T,
 ): ReturnType<typeof parseArgs<FlagsConfig<T>>> {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    const name = arg.startsWith("--") ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === "string" && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      args.push(`${arg}=${next}`);
+      i++;
+    } else args.push(arg);
+  }
   try {
     return parseArgs({
-      args: argv,
+      args,
       options: { ...options, help: { type: "boolean", short: "h" } },
       strict: true,
       allowPositionals: false,
     });
   } catch (err) {
-    throw new IrisError(Code.INVALID_ARGUMENT, (err as Error).message);
+    // parseArgs' messages may span lines; the CLI prints one.
+    throw new IrisError(Code.INVALID_ARGUMENT, (err as Error).message.replace(/\s*\n\s*/g, " "));
   }
 }
 
@@ -63,7 +81,10 @@ export function usageError(message: string): IrisError {
   return new IrisError(Code.INVALID_ARGUMENT, message);
 }
 
-/** Parses a flag as a finite number within [min, max]. */
+/** A decimal number as people type it: `1`, `-0.5`, `.2`, `1e-10` (not `0x10`, `Infinity` or `1_000`). */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** Parses a flag as a finite decimal number within [min, max]. */
 export function numberFlag(
   name: string,
   raw: string | undefined,
@@ -71,7 +92,8 @@ export function numberFlag(
   { min = -Infinity, max = Infinity, integer = false }: { min?: number; max?: number; integer?: boolean } = {},
 ): number {
   if (raw === undefined) return fallback;
-  const value = raw.trim() === "" ? NaN : Number(raw);
+  const text = raw.trim();
+  const value = DECIMAL.test(text) ? Number(text) : NaN;
   if (!Number.isFinite(value)) throw usageError(`--${name} must be a number, got "${raw}"`);
   if (integer && !Number.isInteger(value)) throw usageError(`--${name} must be a whole number, got "${raw}"`);
   if (value < min || value > max) {

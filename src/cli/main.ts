@@ -46,6 +46,11 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
   }
 }
 
+// A reader that stops early (`iris predict ... | head`) is not an error of ours: end quietly.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw err;
+});
 const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
 // Long-running commands (serve) resolve only when they are done; let stdout
 // drain before the process ends.

@@ -4,13 +4,28 @@ import { Code, IrisError } from "../errors.js";
 import { validateArtifact } from "./artifact.js";
 import { IrisModel } from "./model.js";
 
+/**
+ * Where JSON.parse stopped, as `line:column` (1-based), when its message
+ * says: V8 gives "at position N" for most errors, and nothing for a text
+ * that ends too early, which fails at its end.
+ */
+function syntaxErrorPosition(text: string, message: string): string | undefined {
+  const match = /at position (\d+)/.exec(message);
+  const offset = match ? Number(match[1]) : /end of JSON input/.test(message) ? text.length : undefined;
+  if (offset === undefined) return undefined;
+  const lines = text.slice(0, offset).split(/\r\n|\r|\n/);
+  return `${lines.length}:${lines.at(-1)!.length + 1}`;
+}
+
 /** Parses and validates artifact JSON text; `source` names it in errors. */
 export function parseModel(text: string, source = "model"): IrisModel {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new IrisError(Code.FAILED_PRECONDITION, `${source}: not valid JSON: ${(err as Error).message}`);
+    const message = (err as Error).message.replace(/\s+/g, " ");
+    const position = syntaxErrorPosition(text, message);
+    throw new IrisError(Code.FAILED_PRECONDITION, `${source}${position ? `:${position}` : ""}: not valid JSON: ${message}`);
   }
   return new IrisModel(validateArtifact(json, source));
 }
@@ -23,9 +38,8 @@ export async function loadModelFile(path: string): Promise<IrisModel> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new IrisError(Code.NOT_FOUND, `${path}: model file not found`, { cause: err });
-    throw new IrisError(Code.FAILED_PRECONDITION, `${path}: cannot read model file: ${(err as Error).message}`, {
-      cause: err,
-    });
+    const why = code === "EISDIR" ? "is a directory" : (err as Error).message;
+    throw new IrisError(Code.FAILED_PRECONDITION, `${path}: cannot read model file: ${why}`, { cause: err });
   }
   return parseModel(text, path);
 }

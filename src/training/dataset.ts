@@ -66,8 +66,7 @@ export async function loadDataset(path: string): Promise<Dataset> {
 export function parseDataset(bytes: Buffer | string, source: string): Dataset {
   const buffer = typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes;
   const sha256 = createHash("sha256").update(buffer).digest("hex");
-  // Strip a byte-order mark ourselves so columns count from the first visible character.
-  const text = buffer.toString("utf8").replace(/^\uFEFF/, "");
+  const text = decodeUtf8(buffer, source);
   const lines = text.split(LINE_BREAK);
 
   let records: string[][];
@@ -163,6 +162,22 @@ export function parseDataset(bytes: Buffer | string, source: string): Dataset {
   const index = new Map(classes.map((c, i) => [c, i]));
   const y = Int32Array.from(labels, (l) => index.get(l)!);
   return { source, sha256, featureNames: FEATURES, classes, rows: n, x, y, lines: rowLines };
+}
+
+/**
+ * The file's text, without a byte-order mark (so columns count from the
+ * first visible character). Bytes that are not UTF-8 (a Latin-1 export, say)
+ * are an error at their line and column, not silently replaced.
+ */
+function decodeUtf8(buffer: Buffer, source: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(buffer);
+  } catch {
+    const text = new TextDecoder("utf-8").decode(buffer);
+    const before = text.slice(0, text.indexOf("\uFFFD")).split(LINE_BREAK);
+    const at = `${source}:${before.length}:${before.at(-1)!.length + 1}`;
+    throw new IrisError(Code.INVALID_ARGUMENT, `${at}: not UTF-8 text (save the file as UTF-8)`);
+  }
 }
 
 /** Why a measurement's text is not acceptable, or undefined. */

@@ -32,8 +32,12 @@ export interface FitResult {
   converged: boolean;
   /** Objective value at the solution (without the centring term, which is 0 there). */
   objective: number;
-  /** Why the optimizer stopped. */
-  stopReason: "gradient" | "max-iter" | "line-search";
+  /**
+   * Why the optimizer stopped: the gradient met the tolerance, the iteration
+   * limit, no step decreased the objective, or the objective, gradient or
+   * Hessian overflowed float64 (C or the features too large).
+   */
+  stopReason: "gradient" | "max-iter" | "line-search" | "non-finite";
 }
 
 /** Armijo sufficient-decrease constant. */
@@ -42,6 +46,8 @@ const ARMIJO = 1e-4;
 const MAX_HALVINGS = 60;
 /** Slack for rounding when comparing objective values near the optimum. */
 const ROUNDING = 64 * Number.EPSILON;
+/** Most times the Hessian's diagonal is raised tenfold before giving up on a Newton step. */
+const MAX_DAMPINGS = 40;
 
 /** Minimises the objective on `data`; starts from θ = 0. */
 export function fitSoftmax(data: TrainingRows, options: FitOptions): FitResult {
@@ -58,12 +64,20 @@ export function fitSoftmax(data: TrainingRows, options: FitOptions): FitResult {
   const trial = new Float64Array(size);
 
   for (;;) {
+    if (!Number.isFinite(current.value) || !Number.isFinite(gradientNorm)) {
+      stopReason = "non-finite";
+      break;
+    }
     if (gradientNorm <= tol) {
       stopReason = "gradient";
       break;
     }
     if (iterations >= maxIter) break;
     const direction = newtonDirection(current.hessian!, current.gradient, size);
+    if (direction === undefined) {
+      stopReason = "non-finite";
+      break;
+    }
     let slope = 0;
     for (let i = 0; i < size; i++) slope += current.gradient[i]! * direction[i]!;
     let step = 1;
@@ -112,8 +126,11 @@ export function fitSoftmax(data: TrainingRows, options: FitOptions): FitResult {
  * Solves H·p = −g by Cholesky. The Hessian is positive definite by
  * construction; should rounding make it numerically indefinite, a growing
  * multiple of the identity is added until the decomposition succeeds.
+ * Returns undefined when H is not finite or no damping helps (float64
+ * overflow), so the caller stops instead of looping forever.
  */
-function newtonDirection(hessian: Float64Array, gradient: Float64Array, size: number): Float64Array {
+function newtonDirection(hessian: Float64Array, gradient: Float64Array, size: number): Float64Array | undefined {
+  if (!hessian.every(Number.isFinite)) return undefined;
   const h = new Matrix(size, size);
   let maxDiagonal = 0;
   for (let a = 0; a < size; a++) {
@@ -123,13 +140,15 @@ function newtonDirection(hessian: Float64Array, gradient: Float64Array, size: nu
   const rhs = Matrix.columnVector(Array.from(gradient, (v) => -v));
   let cholesky = new CholeskyDecomposition(h);
   let damping = 1e-12 * Math.max(1, maxDiagonal);
-  while (!cholesky.isPositiveDefinite()) {
+  for (let attempt = 0; !cholesky.isPositiveDefinite(); attempt++) {
+    if (attempt === MAX_DAMPINGS || !Number.isFinite(damping)) return undefined;
     const damped = h.clone();
     for (let a = 0; a < size; a++) damped.set(a, a, h.get(a, a) + damping);
     cholesky = new CholeskyDecomposition(damped);
     damping *= 10;
   }
-  return Float64Array.from(cholesky.solve(rhs).getColumn(0));
+  const direction = Float64Array.from(cholesky.solve(rhs).getColumn(0));
+  return direction.every(Number.isFinite) ? direction : undefined;
 }
 
 function maxAbs(v: Float64Array): number {

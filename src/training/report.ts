@@ -21,6 +21,11 @@ export interface ReportInput {
   testRows: number;
 }
 
+/** `1 iteration`, `8 iterations`. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
 const pct = (v: number, digits = 1) => `${(v * 100).toFixed(digits)} %`;
 const fixed = (v: number, digits = 3) => v.toFixed(digits);
 const sci = (v: number) => v.toExponential(1);
@@ -91,7 +96,7 @@ export function renderMarkdown(input: ReportInput): string {
 
   out.push("## Training", "");
   out.push(
-    `Newton's method with Armijo line search: **${input.iterations} iterations**, ` +
+    `Newton's method with Armijo line search: **${plural(input.iterations, "iteration")}**, ` +
       `gradient norm ${sci(input.gradientNorm)}, ${input.converged ? "converged" : "**did not converge**"}. ` +
       `On its own ${input.train.rows} training rows the model scores ${pct(input.train.accuracy)} ` +
       `(log-loss ${fixed(input.train.logLoss, 4)}).`,
@@ -279,7 +284,7 @@ export function renderHtml(input: ReportInput): string {
     heldOut ? card("Macro F1", fixed(heldOut.macroF1), "mean of per-class F1") : "",
     heldOut ? card("Log-loss", fixed(heldOut.logLoss, 4), "mean −log p(true species)") : "",
     card(`${cv.folds}-fold CV accuracy`, pct(cv.accuracyMean), `± ${pct(cv.accuracyStd)} (population std)`),
-    card("Optimizer", `${input.iterations} steps`, `gradient ${sci(input.gradientNorm)}, ${input.converged ? "converged" : "NOT converged"}`),
+    card("Optimizer", plural(input.iterations, "step"), `gradient ${sci(input.gradientNorm)}, ${input.converged ? "converged" : "NOT converged"}`),
   ].join("\n");
   const heldOutSection = heldOut
     ? `<section>

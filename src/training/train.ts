@@ -6,6 +6,7 @@
  * that fails (bad data, bad options, quality gate) leaves the output
  * directory untouched.
  */
+import { stat } from "node:fs/promises";
 import { isAbsolute, normalize, posix, sep } from "node:path";
 import { Code, IrisError } from "../errors.js";
 import { validateArtifact } from "../model/index.js";
@@ -26,7 +27,7 @@ import { fitSoftmax, type FitResult } from "./newton.js";
 import { logSumExp } from "./objective.js";
 import { checkTrainOptions, type TrainOptions } from "./options.js";
 import { deriveSeed } from "./prng.js";
-import { renderHtml, renderMarkdown } from "./report.js";
+import { plural, renderHtml, renderMarkdown } from "./report.js";
 import { rowsByClass, stratifiedKFold, stratifiedSplit, type Split } from "./split.js";
 import { libraryVersions } from "./versions.js";
 
@@ -86,12 +87,23 @@ export function recordedPath(path: string): string {
   return isAbsolute(path) ? normalised : posix.normalize(normalised);
 }
 
+/** Fits on `rows`; a fit whose numbers overflowed float64 is a usage error (no model can come of it). */
 function fitRows(dataset: Dataset, rows: Int32Array, options: TrainOptions): FitResult {
-  return fitSoftmax(
+  const fit = fitSoftmax(
     { x: dataset.x, y: dataset.y, rows, numFeatures: dataset.featureNames.length, numClasses: dataset.classes.length },
     { C: options.C, maxIter: options.maxIter, tol: options.tol },
   );
+  if (fit.stopReason === "non-finite") {
+    const largest = dataset.x.reduce((m, v) => Math.max(m, v), 0);
+    throw new IrisError(
+      Code.INVALID_ARGUMENT,
+      `the fit overflows float64 after ${plural(fit.iterations, "Newton step")} ` +
+        `(--c ${options.C}, largest measurement ${largest} cm in ${options.data}): use a smaller --c, or rescale the data`,
+    );
+  }
+  return fit;
 }
+
 
 /** Checks what only the data can tell: every class trains, and the folds fit the smallest class. */
 function checkAgainstData(dataset: Dataset, split: Split, options: TrainOptions): void {
@@ -163,6 +175,7 @@ function crossValidate(dataset: Dataset, rows: Int32Array, options: TrainOptions
  */
 export async function train(partial: Partial<TrainOptions>): Promise<TrainingRun> {
   const options = checkTrainOptions(partial);
+  await checkOutputDirectory(options.out);
   const dataset = await loadDataset(options.data);
   const numClasses = dataset.classes.length;
   const split: Split =
@@ -195,7 +208,7 @@ export async function train(partial: Partial<TrainOptions>): Promise<TrainingRun
   const warnings: string[] = [];
   if (!fit.converged) {
     warnings.push(
-      `the optimizer did not converge in ${fit.iterations} iterations (gradient norm ${fit.gradientNorm.toExponential(2)} > --tol ${options.tol}, stopped by ${fit.stopReason}); the model may be inexact: raise --max-iter or --tol`,
+      `the optimizer did not converge in ${plural(fit.iterations, "iteration")} (gradient norm ${fit.gradientNorm.toExponential(2)} > --tol ${options.tol}, stopped by ${fit.stopReason}); the model may be inexact: raise --max-iter or --tol`,
     );
   }
   if (!crossValidation.allConverged) {
@@ -215,7 +228,8 @@ export async function train(partial: Partial<TrainOptions>): Promise<TrainingRun
   };
   const artifact = buildArtifact(input);
   // The artifact must pass the same validation every consumer applies.
-  validateArtifact(JSON.parse(formatJson(artifact)), "trained model");
+  const modelJson = formatJson(artifact);
+  validateArtifact(JSON.parse(modelJson), "trained model");
   const report = {
     artifact,
     heldOut,
@@ -233,7 +247,7 @@ export async function train(partial: Partial<TrainOptions>): Promise<TrainingRun
     "report.md": renderMarkdown(report),
     "report.html": renderHtml(report),
     "metrics.json": formatJson(buildMetricsDocument(artifact, input)),
-    "model.json": formatJson(artifact),
+    "model.json": modelJson,
   };
   const files = OUTPUT_FILES.map((name) => ({ name, content: contents[name] }));
   return { options, dataset, split, fit, artifact, metrics, files, warnings };
@@ -255,11 +269,52 @@ export function checkQualityGate(run: TrainingRun): void {
   }
 }
 
-/** Writes the run's files into `run.options.out`, atomically; returns their paths. */
+/**
+ * `--out` must be a directory or not exist yet (it is then created): a file
+ * there, or a file where a parent directory should be, is a usage error
+ * found before any training.
+ */
+async function checkOutputDirectory(out: string): Promise<void> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(out)).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") {
+      throw new IrisError(Code.INVALID_ARGUMENT, `--out ${out}: part of the path is a file, not a directory`);
+    }
+    return; // absent: created when writing; anything else (permissions) is reported then
+  }
+  if (!isDirectory) throw new IrisError(Code.INVALID_ARGUMENT, `--out ${out} is a file, not a directory`);
+}
+
+/** Why a file-system call failed, in words (the errno code otherwise). */
+function fileSystemReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const reasons: Record<string, string> = {
+    EACCES: "permission denied",
+    EPERM: "operation not permitted",
+    EROFS: "read-only file system",
+    ENOSPC: "no space left on device",
+    EDQUOT: "disk quota exceeded",
+    ENOTDIR: "part of the path is a file, not a directory",
+    EEXIST: "a file is in the way of a directory",
+    EISDIR: "is a directory, not a file",
+  };
+  const reason = e.code !== undefined ? reasons[e.code] : undefined;
+  if (reason === undefined) return e.message;
+  return e.path !== undefined ? `${e.path}: ${reason}` : reason;
+}
+
+/**
+ * Writes the run's files into `run.options.out`, atomically; returns their
+ * paths. A failure is UNAVAILABLE (CLI exit 1).
+ */
 export async function writeTrainingOutputs(run: TrainingRun): Promise<string[]> {
   try {
     return await writeFilesAtomically(run.options.out, run.files);
   } catch (err) {
-    throw new IrisError(Code.UNAVAILABLE, `cannot write to ${run.options.out}: ${(err as Error).message}`, { cause: err });
+    throw new IrisError(Code.UNAVAILABLE, `cannot write to ${run.options.out}: ${fileSystemReason(err)}`, {
+      cause: err,
+    });
   }
 }
