@@ -10,12 +10,10 @@
  * Run with `npm run bench:model`. Prints a Markdown table and the machine it
  * ran on; docs/training.md records figures seen.
  */
-import { cpus } from "node:os";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { availableParallelism } from "node:os";
-import { IrisModel, validateArtifact } from "../src/model/index.js";
+import { parseModel } from "../src/model/index.js";
 import { formatJson, train, writeTrainingOutputs } from "../src/training/index.js";
 
 const TRAIN_REPETITIONS = 15;
@@ -85,7 +83,7 @@ try {
 const trainingWriteMs = median(withWrites);
 
 // ---------------------------------------------------------------- prediction
-const model = new IrisModel(validateArtifact(JSON.parse(formatJson(run.artifact)), "bench"));
+const model = parseModel(formatJson(run.artifact), "bench");
 const d = model.numFeatures;
 const k = model.numClasses;
 // Rows drawn around the training data's range, deterministic (no Math.random).
