@@ -14,13 +14,15 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # Every `out:` folder of buf.gen.yaml is compared whole.
-mapfile -t outs < <(sed -n 's/^[[:space:]]*out:[[:space:]]*\([^[:space:]#]*\).*/\1/p' buf.gen.yaml)
+mapfile -t outs < <(sed -n 's/^[[:space:]]*out:[[:space:]]*\([^[:space:]#]*\).*/\1/p' buf.gen.yaml | sort -u)
 [ ${#outs[@]} -gt 0 ] || { echo "check-generated: no out: folder in buf.gen.yaml" >&2; exit 1; }
 
-# The generator's inputs, and the tools it runs from node_modules.
+# The generator's inputs, and the tools it runs (node_modules, our descriptor plugin).
 cp -R package.json buf.yaml buf.gen.yaml proto "$work/"
 [ -f buf.lock ] && cp buf.lock "$work/"
 ln -s "$ROOT/node_modules" "$work/node_modules"
+mkdir -p "$work/scripts"
+cp "$ROOT/scripts/protoc-gen-descriptor-set.mjs" "$work/scripts/"
 (cd "$work" && npm run --silent generate) >"$work/generate.log" 2>&1 || {
   cat "$work/generate.log" >&2
   echo "check-generated: npm run generate failed" >&2

@@ -4,7 +4,8 @@
  * .proto files.
  *
  * iris.v1 is described by the descriptors buf compiled from proto/iris.proto
- * (src/gen/iris-descriptor-set.json, made by `npm run generate`): exact
+ * (src/gen/iris-descriptor-set.json, made by `npm run generate` through
+ * scripts/protoc-gen-descriptor-set.mjs): exact
  * field names, imports, proto3 `optional` and the comments, under the file
  * names `iris.proto`, `google/protobuf/timestamp.proto` and
  * `google/protobuf/struct.proto`. (Descriptors rebuilt by proto-loader from
