@@ -8,7 +8,7 @@
 # image end to end. The base image is a build argument so that it can be
 # swapped (a mirror, a digest pin, a newer Node); every stage uses the same one.
 
-ARG NODE_IMAGE=node:24.9.0-bookworm-slim
+ARG NODE_IMAGE=node:24.11.0-bookworm-slim
 
 # ---- build: all dependencies, compile TypeScript to dist/ --------------------
 FROM ${NODE_IMAGE} AS build

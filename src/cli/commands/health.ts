@@ -110,7 +110,7 @@ function describeFailure(error: grpc.ServiceError, address: string, service: str
 
 export const health: Command = {
   name: "health",
-  summary: "check a running server's gRPC health (exit 0 when SERVING)",
+  summary: "Check a running server's gRPC health (exit 0 when SERVING)",
   help: HELP,
   async run(argv, io) {
     const { values } = parseFlags(argv, {
