@@ -2,7 +2,7 @@
 // A protoc/buf plugin that writes the compiled descriptors of the files it is
 // asked to generate, with their imports and comments, as one
 // google.protobuf.FileDescriptorSet in protobuf JSON:
-// `iris-descriptor-set.json`, which server reflection serves (grpcurl's
+// `descriptor-set.json`, which server reflection serves (grpcurl's
 // `list` and `describe`). buf.gen.yaml runs it beside ts-proto, so one
 // `buf generate` makes everything in src/gen/.
 import { Buffer } from "node:buffer";
@@ -14,7 +14,7 @@ import {
   FileDescriptorSetSchema,
 } from "@bufbuild/protobuf/wkt";
 
-const OUTPUT = "iris-descriptor-set.json";
+const OUTPUT = "descriptor-set.json";
 
 const chunks = [];
 for await (const chunk of process.stdin) chunks.push(chunk);

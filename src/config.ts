@@ -8,7 +8,7 @@
 import { Code, IrisError } from "./errors.js";
 
 /** Log levels, most to least severe; `silent` turns logging off. */
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface ServerConfig {
@@ -62,7 +62,7 @@ export const DEFAULTS: ServerConfig = Object.freeze({
 });
 
 /** Longest max connection age and age grace period: one day. */
-export const MAX_CONNECTION_AGE_LIMIT_MS = 86_400_000;
+const MAX_CONNECTION_AGE_LIMIT_MS = 86_400_000;
 
 /** The flag and environment variable of each setting. */
 export const SETTINGS: Readonly<Record<keyof ServerConfig, { flag: string; env: string }>> = Object.freeze({

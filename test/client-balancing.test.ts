@@ -6,18 +6,15 @@
  * servers on 127.0.0.1 (two ports), serving different model versions so that
  * each answer tells which server gave it, behind one static `ipv4:` target.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Code, createIrisClient, IrisError, type IrisClient, type IrisClientOptions } from "../src/client/index.js";
 import { IrisModel, modelVersion } from "../src/model/index.js";
-import { referenceArtifact, startTestServer, type TestServer } from "./support/service-fixtures.js";
+import { SETOSA } from "./support/flowers.js";
+import { referenceArtifact } from "./support/service-fixtures.js";
+import { useServer } from "./support/use-servers.js";
 
-const FLOWER = { sepalLength: 5.1, sepalWidth: 3.5, petalLength: 1.4, petalWidth: 0.2 };
-
-let servers: TestServer[] = [];
-let target: string;
-let versions: string[];
-
-beforeAll(async () => {
+/** The reference model, and one shifted just enough to have another version. */
+async function twoModels(): Promise<[IrisModel, IrisModel]> {
   const base = await referenceArtifact();
   const shifted = { ...base, intercepts: base.intercepts.map((b) => b + 0.001) };
   shifted.version = modelVersion({
@@ -26,17 +23,17 @@ beforeAll(async () => {
     coefficients: shifted.coefficients,
     intercepts: shifted.intercepts,
   });
-  servers = await Promise.all([
-    startTestServer({ host: "127.0.0.1", port: 0, model: new IrisModel(base) }),
-    startTestServer({ host: "127.0.0.1", port: 0, model: new IrisModel(shifted) }),
-  ]);
-  versions = [base.version, shifted.version];
-  expect(versions[0]).not.toBe(versions[1]);
-  target = `ipv4:${servers.map((s) => `127.0.0.1:${s.server.port}`).join(",")}`;
-});
+  return [new IrisModel(base), new IrisModel(shifted)];
+}
+const models = twoModels();
+const servers = [useServer(async () => ({ model: (await models)[0] })), useServer(async () => ({ model: (await models)[1] }))];
+let target: string;
+let versions: string[];
 
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.server.shutdown(1000)));
+beforeAll(async () => {
+  versions = (await models).map((m) => m.version);
+  expect(versions[0]).not.toBe(versions[1]);
+  target = `ipv4:${servers.map((s) => `127.0.0.1:${s().server.port}`).join(",")}`;
 });
 
 /**
@@ -48,9 +45,9 @@ async function answers(options: IrisClientOptions, calls: number): Promise<{ war
   const client: IrisClient = createIrisClient(target, options);
   try {
     const warmUp = new Set<string>();
-    for (let i = 0; i < 1000 && warmUp.size < 2; i++) warmUp.add((await client.predict(FLOWER)).modelVersion);
+    for (let i = 0; i < 1000 && warmUp.size < 2; i++) warmUp.add((await client.predict(SETOSA)).modelVersion);
     const seq: string[] = [];
-    for (let i = 0; i < calls; i++) seq.push((await client.predict(FLOWER)).modelVersion);
+    for (let i = 0; i < calls; i++) seq.push((await client.predict(SETOSA)).modelVersion);
     return { warmUp, seq };
   } finally {
     client.close();
@@ -74,7 +71,7 @@ describe("client-side load balancing with the SDK", () => {
     const client = createIrisClient(target, options);
     try {
       const seen = new Set<string>();
-      for (let i = 0; i < 50; i++) seen.add((await client.predict(FLOWER)).modelVersion);
+      for (let i = 0; i < 50; i++) seen.add((await client.predict(SETOSA)).modelVersion);
       expect(seen.size).toBe(1);
       expect(versions).toContain([...seen][0]);
     } finally {

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials, ServerCredentials } from "@grpc/grpc-js";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   Code,
   createIrisClient,
@@ -23,32 +23,15 @@ import {
   referenceModel,
   selfSignedCertificate,
   startTestServer,
-  type TestServer,
 } from "./support/service-fixtures.js";
+import { SETOSA } from "./support/flowers.js";
+import { useServers } from "./support/use-servers.js";
 
-const SETOSA: FlowerMeasurements = { sepalLength: 5.1, sepalWidth: 3.5, petalLength: 1.4, petalWidth: 0.2 };
-
-let servers: TestServer[] = [];
-let clients: IrisClient[] = [];
-let dirs: string[] = [];
-
-afterEach(async () => {
-  for (const c of clients) c.close();
-  await Promise.all(servers.map((s) => s.server.shutdown(5_000)));
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-  clients = [];
-  servers = [];
-  dirs = [];
-});
-
-async function serve(options: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
-  const t = await startTestServer(options);
-  servers.push(t);
-  return t;
-}
+const servers = useServers();
+const serve = servers.start;
 function connect(...args: Parameters<typeof createIrisClient>): IrisClient {
   const c = createIrisClient(...args);
-  clients.push(c);
+  servers.defer(() => c.close());
   return c;
 }
 
@@ -173,7 +156,7 @@ describe("createIrisClient", () => {
 
   it("speaks TLS when given credentials", async () => {
     const dir = await mkdtemp(join(tmpdir(), "iris-tls-"));
-    dirs.push(dir);
+    servers.defer(() => rm(dir, { recursive: true, force: true }));
     const { cert, key } = await selfSignedCertificate(dir);
     const server = await serve({
       credentials: ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }], false),
@@ -234,8 +217,7 @@ describe("createIrisClient", () => {
   });
 
   it("refuses bad calls at compile time", () => {
-    const iris = createIrisClient("127.0.0.1:1");
-    clients.push(iris);
+    const iris = connect("127.0.0.1:1");
     // Each line below is a type error; the calls are never made.
     const never = (): void => {
       // @ts-expect-error a measurement is missing

@@ -8,8 +8,9 @@
 import { execFile } from "node:child_process";
 import { access } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { referenceModel, startTestServer, type TestServer } from "./support/service-fixtures.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { referenceModel } from "./support/service-fixtures.js";
+import { useServer } from "./support/use-servers.js";
 
 const PYTHON = "/usr/bin/python3";
 const PROBE = fileURLToPath(new URL("support/grpc-probe.py", import.meta.url));
@@ -24,7 +25,6 @@ function probe(...args: string[]): Promise<{ code: number; stdout: string; stder
   });
 }
 
-let t: TestServer;
 beforeAll(async () => {
   // Missing tools are a failure, not a skip: CI installs them.
   await access(PYTHON).catch(() => {
@@ -33,23 +33,20 @@ beforeAll(async () => {
   await access("/usr/share/grpc-proto/grpc/reflection/v1/reflection.proto").catch(() => {
     throw new Error(`grpc-proto is missing (${APT})`);
   });
-  t = await startTestServer();
 });
-afterAll(async () => {
-  await t?.server.shutdown(5_000);
-});
+const server = useServer();
 
 describe("a Python grpcio client using only reflection", () => {
   it("lists the services over reflection v1 and v1alpha", async () => {
     for (const flags of [[], ["--v1alpha"]]) {
-      const r = await probe("list", t.address, ...flags);
+      const r = await probe("list", server().address, ...flags);
       expect(r.stderr).toBe("");
       expect(r.stdout).toBe("grpc.health.v1.Health\niris.v1.IrisService\n");
     }
   });
 
   it("describes the service and a message", async () => {
-    const service = await probe("describe", t.address, "iris.v1.IrisService");
+    const service = await probe("describe", server().address, "iris.v1.IrisService");
     expect(service.stdout).toBe(
       [
         "iris.v1.IrisService is a service:",
@@ -61,7 +58,7 @@ describe("a Python grpcio client using only reflection", () => {
         "",
       ].join("\n"),
     );
-    const flower = await probe("describe", t.address, "iris.v1.Flower");
+    const flower = await probe("describe", server().address, "iris.v1.Flower");
     expect(flower.stdout).toContain("  optional double petal_width = 4;\n");
   });
 
@@ -69,7 +66,7 @@ describe("a Python grpcio client using only reflection", () => {
     const model = await referenceModel();
     const r = await probe(
       "call",
-      t.address,
+      server().address,
       "iris.v1.IrisService/Predict",
       '{"flower": {"sepalLength": 7.7, "sepalWidth": 3.0, "petalLength": 6.1, "petalWidth": 2.3}}',
     );
@@ -87,7 +84,7 @@ describe("a Python grpcio client using only reflection", () => {
     const body = JSON.stringify({
       flowers: rows.map(([a, b, c, d]) => ({ sepal_length: a, sepal_width: b, petal_length: c, petal_width: d })),
     });
-    const batch = JSON.parse((await probe("call", t.address, "iris.v1.IrisService/BatchPredict", body)).stdout);
+    const batch = JSON.parse((await probe("call", server().address, "iris.v1.IrisService/BatchPredict", body)).stdout);
     expect(batch).toEqual({
       modelVersion: model.version,
       classes: ["setosa", "versicolor", "virginica"],
@@ -99,7 +96,7 @@ describe("a Python grpcio client using only reflection", () => {
   it("gets INVALID_ARGUMENT with google.rpc.BadRequest details it can decode", async () => {
     const r = await probe(
       "call",
-      t.address,
+      server().address,
       "iris.v1.IrisService/BatchPredict",
       '{"flowers": [{"sepalLength": 5, "sepalWidth": 3, "petalLength": 1, "petalWidth": 0.2}, {"sepalLength": 5, "sepalWidth": 3, "petalLength": 1, "petalWidth": -1}]}',
     );
@@ -116,16 +113,26 @@ describe("a Python grpcio client using only reflection", () => {
     );
   });
 
+  it("resolves into a descriptor pool that already holds the standard health_pb2, without duplicate symbols", async () => {
+    // Every file is served under its canonical name, so a client that skips
+    // the files its pool already has (here grpc/health/v1/health.proto)
+    // never adds a second copy of grpc.health.v1 under another name.
+    const r = await probe("resolve-default", server().address, "grpc.health.v1.Health", "iris.v1.IrisService", "google.rpc.BadRequest");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("resolved grpc.health.v1.Health\nresolved iris.v1.IrisService\nresolved google.rpc.BadRequest\n");
+    expect(r.code).toBe(0);
+  });
+
   it("reads ModelInfo, including the load time, and the health status", async () => {
-    const info = JSON.parse((await probe("call", t.address, "iris.v1.IrisService/ModelInfo", "{}")).stdout);
+    const info = JSON.parse((await probe("call", server().address, "iris.v1.IrisService/ModelInfo", "{}")).stdout);
     expect(info).toMatchObject({
       name: "iris-logreg",
-      version: t.holder.current!.model.version,
-      loadedAt: t.holder.current!.loadedAt.toISOString(),
+      version: server().holder.current!.model.version,
+      loadedAt: server().holder.current!.loadedAt.toISOString(),
       hyperparameters: { c: 1, penalty: "l2", seed: "42" },
     });
     for (const service of ["", "iris.v1.IrisService"]) {
-      const r = await probe("health", t.address, service);
+      const r = await probe("health", server().address, service);
       expect(JSON.parse(r.stdout)).toEqual({ status: "SERVING" });
     }
   });

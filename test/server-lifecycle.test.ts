@@ -7,44 +7,23 @@
  */
 import { EventEmitter, once } from "node:events";
 import { connect as http2Connect, constants as http2Constants, type ClientHttp2Session } from "node:http2";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Code, IrisError } from "../src/errors.js";
 import { PredictRequest, PredictResponse, type IrisServiceServer } from "../src/gen/iris.js";
-import { memoryLogger } from "../src/logger.js";
+import { memoryLogger } from "./support/memory-logger.js";
 import { IrisModel } from "../src/model/index.js";
 import { ShutdownSignals } from "../src/server/signals.js";
-import {
-  call,
-  generatedClient,
-  healthClient,
-  referenceArtifact,
-  startTestServer,
-  watchStatuses,
-  type TestServer,
-} from "./support/service-fixtures.js";
+import { SETOSA } from "./support/flowers.js";
+import { call, referenceArtifact, watchStatuses } from "./support/service-fixtures.js";
+import { useServers } from "./support/use-servers.js";
 
-const SETOSA = { sepalLength: 5.1, sepalWidth: 3.5, petalLength: 1.4, petalWidth: 0.2 };
-
-let servers: TestServer[] = [];
-let closers: (() => void)[] = [];
-
-afterEach(async () => {
-  for (const close of closers) close();
-  await Promise.all(servers.map((s) => s.server.forceShutdown()));
-  servers = [];
-  closers = [];
-});
-
-async function serve(options: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
-  const t = await startTestServer(options);
-  servers.push(t);
-  return t;
-}
+const servers = useServers();
+const serve = servers.start;
 
 /** An HTTP/2 connection to `port` that reports the GOAWAY it gets. */
 async function rawSession(port: number): Promise<{ session: ClientHttp2Session; goaway: Promise<number> }> {
   const session = http2Connect(`http://127.0.0.1:${port}`);
-  closers.push(() => session.destroy());
+  servers.defer(() => session.destroy());
   session.on("error", () => undefined);
   const goaway = once(session, "goaway").then(([code]) => code as number);
   await once(session, "connect");
@@ -95,8 +74,7 @@ describe("maximum connection age", () => {
     expect(status).toBe("0");
     expect(response.prediction!.species).toBe("setosa");
 
-    const c = generatedClient(t.address);
-    closers.push(() => c.close());
+    const c = servers.client(t.address);
     const after = await call(c, c.predict, { flower: SETOSA });
     expect(after.ok).toBe(true);
   });
@@ -177,8 +155,7 @@ describe("ShutdownSignals", () => {
     const p = fakeProcess();
     const hold = holdPredict();
     const t = await serve({ decorateService: hold.decorateService });
-    const c = generatedClient(t.address);
-    closers.push(() => c.close());
+    const c = servers.client(t.address);
     const pending = call(c, c.predict, { flower: SETOSA });
     await hold.entered;
 
@@ -202,8 +179,7 @@ describe("IrisServer.forceShutdown", () => {
   it("ends a graceful shutdown early, and both report forced", async () => {
     const hold = holdPredict();
     const t = await serve({ decorateService: hold.decorateService });
-    const c = generatedClient(t.address);
-    closers.push(() => c.close());
+    const c = servers.client(t.address);
     const pending = call(c, c.predict, { flower: SETOSA });
     await hold.entered;
     const graceful = t.server.shutdown(600_000);
@@ -218,8 +194,7 @@ describe("IrisServer.forceShutdown", () => {
 describe("health Watch", () => {
   it("answers SERVICE_UNKNOWN for a service the server does not report, and ends the stream at shutdown", async () => {
     const t = await serve();
-    const h = healthClient(t.address);
-    closers.push(() => h.close());
+    const h = servers.health(t.address);
     const unknown = watchStatuses(h, "no.such.Service");
     const known = watchStatuses(h, "iris.v1.IrisService");
     expect(await unknown.next()).toBe("SERVICE_UNKNOWN");
@@ -245,8 +220,7 @@ describe("errors that say something broke inside", () => {
       }
     }
     const t = await serve({ model: new BrokenModel(await referenceArtifact()) });
-    const c = generatedClient(t.address);
-    closers.push(() => c.close());
+    const c = servers.client(t.address);
     const result = await call(c, c.predict, { flower: SETOSA });
     if (result.ok) throw new Error("expected the call to fail");
     expect([result.err.code, result.err.details]).toEqual([Code.INTERNAL, "internal error"]);

@@ -6,7 +6,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { sendUnaryData, ServerUnaryCall, ServiceError } from "@grpc/grpc-js";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Code } from "../src/errors.js";
 import {
   BatchPredictRequest,
@@ -17,24 +17,12 @@ import {
   type PredictResponse,
 } from "../src/gen/iris.js";
 import { IrisModel } from "../src/model/index.js";
-import { decodeRpcStatus, STATUS_DETAILS_KEY } from "../src/server/status-details.js";
+import { decodeRpcStatus, STATUS_DETAILS_KEY } from "../src/rpc/status-details.js";
 import { MAX_REPORTED_VIOLATIONS } from "../src/server/validate.js";
-import {
-  call,
-  generatedClient,
-  healthCheck,
-  healthClient,
-  irisRows,
-  referenceArtifact,
-  referenceModel,
-  reflect,
-  startTestServer,
-  watchStatuses,
-  type HealthClient,
-  type TestServer,
-} from "./support/service-fixtures.js";
+import { SETOSA } from "./support/flowers.js";
+import { call, healthCheck, irisRows, referenceArtifact, referenceModel, reflect, watchStatuses } from "./support/service-fixtures.js";
+import { useServers } from "./support/use-servers.js";
 
-const SETOSA = { sepalLength: 5.1, sepalWidth: 3.5, petalLength: 1.4, petalWidth: 0.2 };
 const FIELDS = [
   ["sepalLength", "sepal_length"],
   ["sepalWidth", "sepal_width"],
@@ -42,32 +30,10 @@ const FIELDS = [
   ["petalWidth", "petal_width"],
 ] as const;
 
-// Everything opened in a test is closed after it.
-let servers: TestServer[] = [];
-let clients: { close(): void }[] = [];
-
-async function serve(options: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
-  const t = await startTestServer(options);
-  servers.push(t);
-  return t;
-}
-function client(address: string): IrisServiceClient {
-  const c = generatedClient(address);
-  clients.push(c);
-  return c;
-}
-function health(address: string): HealthClient {
-  const c = healthClient(address);
-  clients.push(c);
-  return c;
-}
-
-afterEach(async () => {
-  for (const c of clients) c.close();
-  await Promise.all(servers.map((s) => s.server.shutdown(5_000)));
-  clients = [];
-  servers = [];
-});
+const servers = useServers();
+const serve = servers.start;
+const client = servers.client;
+const health = servers.health;
 
 async function predict(c: IrisServiceClient, request: PredictRequest, deadlineMs?: number) {
   return call(c, c.predict, request, deadlineMs);
@@ -328,6 +294,44 @@ describe("logging", () => {
     ]);
     expect(quiet.logs).toEqual([]);
   });
+
+  it("logs the cause of an answer that cannot be serialized, and sends only INTERNAL", async () => {
+    const t = await serve({
+      decorateService: (service) => ({
+        ...service,
+        // An int64 that is not a number: ts-proto's encoder throws inside grpc-js.
+        modelInfo: (call, cb) =>
+          service.modelInfo(call, (err, res) =>
+            cb(err, { ...res!, hyperparameters: { ...res!.hyperparameters!, seed: "not a number" as unknown as number } }),
+          ),
+      }),
+    });
+    const c = client(t.address);
+    const { err } = expectStatus(await call(c, c.modelInfo, {}), Code.INTERNAL);
+    expect(err.details).toBe("Error serializing response");
+    expect(t.logs).toMatchObject([
+      { level: "error", method: "/iris.v1.IrisService/ModelInfo", msg: "internal error: the response could not be serialized" },
+    ]);
+    expect(JSON.stringify(t.logs[0]!.err)).toMatch(/not a number/);
+  });
+
+  it("logs a request that cannot be parsed, with its size", async () => {
+    const t = await serve();
+    const c = client(t.address);
+    // Field 1 (flower) as a length-delimited value that claims 100 bytes and carries 2.
+    const malformed = Buffer.from([0x0a, 0x64, 0x01, 0x02]);
+    const result = await new Promise<ServiceError | null>((resolve) =>
+      c.makeUnaryRequest(
+        "/iris.v1.IrisService/Predict",
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        malformed,
+        (err) => resolve(err),
+      ),
+    );
+    expect(result?.code).toBe(Code.INTERNAL);
+    expect(t.logs).toMatchObject([{ level: "warn", method: "/iris.v1.IrisService/Predict", bytes: 4, msg: "malformed request message" }]);
+  });
 });
 
 describe("ModelInfo", () => {
@@ -418,13 +422,28 @@ describe("reflection", () => {
     expect(comments).toContain("Classifies Iris flowers");
   });
 
-  it("resolves the health service and reports unknown symbols", async () => {
+  it("resolves the health service under its canonical file name and reports unknown symbols", async () => {
     const { address } = await serve();
     const res = await reflect(address, { fileContainingSymbol: "grpc.health.v1.Health" });
     const [file] = res.fileDescriptorResponse!.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b));
+    expect(file!.name).toBe("grpc/health/v1/health.proto");
     expect(file!.service[0]!.name).toBe("Health");
+    expect(file!.service[0]!.method.map((m) => m.name)).toEqual(["Check", "Watch", "List"]);
     const missing = await reflect(address, { fileContainingSymbol: "iris.v1.Nothing" });
     expect(missing.errorResponse!.errorCode).toBe(Code.NOT_FOUND);
+  });
+
+  it("describes google.rpc.BadRequest, the error detail the server sends", async () => {
+    const { address } = await serve();
+    const res = await reflect(address, { fileContainingSymbol: "google.rpc.BadRequest" });
+    const files = res.fileDescriptorResponse!.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b));
+    const details = files.find((f) => f.name === "google/rpc/error_details.proto")!;
+    const badRequest = details.messageType.find((m) => m.name === "BadRequest")!;
+    expect(badRequest.field.map((f) => f.name)).toEqual(["field_violations"]);
+    expect(badRequest.nestedType[0]!.field.map((f) => f.name).slice(0, 2)).toEqual(["field", "description"]);
+    const status = await reflect(address, { fileByFilename: "google/rpc/status.proto" });
+    const [statusFile] = status.fileDescriptorResponse!.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b));
+    expect(statusFile!.messageType.map((m) => m.name)).toEqual(["Status"]);
   });
 });
 

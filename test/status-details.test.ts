@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BAD_REQUEST_TYPE_URL, decodeRpcStatus, encodeRpcStatus } from "../src/server/status-details.js";
+import { BAD_REQUEST_TYPE_URL, decodeRpcStatus, encodeRpcStatus } from "../src/rpc/status-details.js";
 
 describe("google.rpc.Status with BadRequest details", () => {
   it("encodes the exact protobuf wire format", () => {

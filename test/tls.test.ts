@@ -18,10 +18,11 @@ import { clientTransport } from "../src/cli/client-tls.js";
 import { info } from "../src/cli/commands/info.js";
 import { Code, createIrisClient, IrisError } from "../src/client/index.js";
 import { loadServerTls } from "../src/server/tls.js";
-import { modelFile, referenceModel, selfSignedCertificate, startTestServer, type TestServer } from "./support/service-fixtures.js";
+import { SETOSA } from "./support/flowers.js";
+import { modelFile, selfSignedCertificate } from "./support/service-fixtures.js";
+import { useServer } from "./support/use-servers.js";
 
 const repo = fileURLToPath(new URL("../", import.meta.url));
-const SETOSA = { sepalLength: 5.1, sepalWidth: 3.5, petalLength: 1.4, petalWidth: 0.2 };
 
 let dir: string;
 let a: Awaited<ReturnType<typeof selfSignedCertificate>>;
@@ -121,17 +122,10 @@ describe("client TLS flags", () => {
 });
 
 describe("a TLS server and the client commands", () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    const { credentials } = await loadServerTls(a.certPath, a.keyPath);
-    server = await startTestServer({ credentials, model: await referenceModel() });
-  });
-  afterAll(async () => {
-    await server.server.shutdown(5_000);
-  });
+  const tlsServer = useServer(async () => ({ credentials: (await loadServerTls(a.certPath, a.keyPath)).credentials }));
 
   it("iris health and iris predict --remote reach it with --tls-ca; plaintext does not", async () => {
-    const port = server.server.port;
+    const port = tlsServer().server.port;
     const [health, predict, local, plaintext] = await Promise.all([
       run("health", "--address", `localhost:${port}`, "--tls-ca", a.certPath),
       run("predict", "--remote", `127.0.0.1:${port}`, "--tls-ca", a.certPath, "--input", "[5.1,3.5,1.4,0.2]"),
@@ -152,9 +146,9 @@ describe("a TLS server and the client commands", () => {
       stdout: new Writable({ write: (chunk: Buffer, _enc, done) => ((stdout += chunk.toString()), done()) }),
       stderr: new Writable({ write: (_chunk, _enc, done) => done() }),
     };
-    const address = `127.0.0.1:${server.server.port}`;
+    const address = `127.0.0.1:${tlsServer().server.port}`;
     expect(await info.run(["--remote", address, "--tls-ca", a.certPath], io)).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({ version: server.holder.current!.model.version });
+    expect(JSON.parse(stdout)).toMatchObject({ version: tlsServer().holder.current!.model.version });
     const wrongName = await failure(
       info.run(["--remote", address, "--tls-ca", a.certPath, "--tls-server-name", "iris.example.com", "--timeout-ms", "5000"], io),
     );

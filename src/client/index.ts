@@ -31,7 +31,7 @@ import {
   type Hyperparameters,
   type ModelInfoResponse,
 } from "../gen/iris.js";
-import { decodeRpcStatus, STATUS_DETAILS_KEY } from "../server/status-details.js";
+import { decodeRpcStatus, STATUS_DETAILS_KEY } from "../rpc/status-details.js";
 
 export { Code, IrisError, codeName, type FieldViolation } from "../errors.js";
 export type { Feature, Hyperparameters } from "../gen/iris.js";

@@ -10,13 +10,11 @@
  * by grpc-health-check, which would keep an entry for every distinct name
  * ever asked about for the life of the process.
  */
-import { HealthImplementation, protoPath, type ServingStatus } from "grpc-health-check";
+import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import { IRIS_SERVICE_NAME } from "./iris-service.js";
 
-export { protoPath as healthProtoPath };
-
 /** The services whose health is reported: the server as a whole and ours. */
-export const HEALTH_SERVICES = ["", IRIS_SERVICE_NAME] as const;
+const HEALTH_SERVICES = ["", IRIS_SERVICE_NAME] as const;
 
 type Server = Parameters<HealthImplementation["addToServer"]>[0];
 type Implementation = Parameters<Server["addService"]>[1];

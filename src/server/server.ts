@@ -13,6 +13,7 @@ import { Server, ServerCredentials, setLogger as setGrpcLogger, type ServerOptio
 import { Code, IrisError } from "../errors.js";
 import { IrisServiceService, type IrisServiceServer } from "../gen/iris.js";
 import type { Logger } from "../logger.js";
+import { guardedRegistry } from "./codec.js";
 import { HealthReporter } from "./health.js";
 import { createIrisService } from "./iris-service.js";
 import type { ModelHolder } from "./model-holder.js";
@@ -71,7 +72,7 @@ export interface IrisServer {
   forceShutdown(): Promise<ShutdownResult>;
 }
 
-export const DEFAULT_MAX_CONNECTION_AGE_GRACE_MS = 10_000;
+const DEFAULT_MAX_CONNECTION_AGE_GRACE_MS = 10_000;
 
 /**
  * Sends grpc-js's own diagnostics (otherwise bare lines on stderr) into the
@@ -88,7 +89,7 @@ export function routeGrpcLogs(logger: Logger): void {
 }
 
 /** `host:port`, with an IPv6 host in brackets. */
-export function formatAddress(host: string, port: number): string {
+function formatAddress(host: string, port: number): string {
   return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
@@ -109,9 +110,10 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
   const server = new Server(grpcOptions);
   const health = new HealthReporter();
   const service = createIrisService({ holder, maxBatchRows: options.maxBatchRows, logger });
-  server.addService(IrisServiceService, options.decorateService ? options.decorateService(service) : service);
-  health.addToServer(server);
-  addReflection(server);
+  const registry = guardedRegistry(server, logger);
+  registry.addService(IrisServiceService, options.decorateService ? options.decorateService(service) : service);
+  health.addToServer(registry);
+  addReflection(registry);
 
   let port: number;
   try {

@@ -10,7 +10,7 @@
 import type { Logger } from "../logger.js";
 import type { IrisServer, ShutdownResult } from "./server.js";
 
-export const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
+const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
 
 type SignalProcess = Pick<NodeJS.Process, "on" | "off">;
 
@@ -90,18 +90,4 @@ export class ShutdownSignals {
       resolve(result);
     });
   }
-}
-
-/**
- * Resolves once a signal has arrived and the server has stopped (within
- * `graceMs`, plus the time to cut off what remained). Installs its handlers
- * only now: use ShutdownSignals directly to catch signals during start-up.
- */
-export function stopOnSignal(
-  server: IrisServer,
-  graceMs: number,
-  logger: Logger,
-  proc: SignalProcess = process,
-): Promise<ShutdownResult> {
-  return new ShutdownSignals(logger, proc).stop(server, graceMs);
 }

@@ -8,14 +8,14 @@
 import { Metadata, type StatusObject } from "@grpc/grpc-js";
 import { Code, IrisError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { encodeRpcStatus, STATUS_DETAILS_KEY } from "./status-details.js";
+import { encodeRpcStatus, STATUS_DETAILS_KEY } from "../rpc/status-details.js";
 
 export type ServiceStatus = Pick<StatusObject, "code" | "details" | "metadata">;
 
 /** Codes whose message is never sent: what went wrong inside is for the log only. */
 const OPAQUE: ReadonlySet<number> = new Set([Code.OK, Code.UNKNOWN, Code.INTERNAL, Code.DATA_LOSS]);
 
-export const INTERNAL_MESSAGE = "internal error";
+const INTERNAL_MESSAGE = "internal error";
 
 /**
  * Maps anything thrown by a handler to the status sent to the caller.

@@ -34,7 +34,7 @@ function collect(flower: Flower | undefined, path: string, violations: FieldViol
 }
 
 /** The INVALID_ARGUMENT for a list of violations: the first in the message, all in the details. */
-export function invalidArgument(violations: FieldViolation[], truncated = false): IrisError {
+function invalidArgument(violations: FieldViolation[], truncated = false): IrisError {
   const [first] = violations;
   let message = first === undefined ? "invalid request" : `${first.field} ${first.description}`;
   if (violations.length > 1) {

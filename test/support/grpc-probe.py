@@ -6,10 +6,18 @@ implementation that learns everything from server reflection.
   grpc-probe.py describe HOST:PORT SYMBOL
   grpc-probe.py call     HOST:PORT SERVICE/METHOD JSON
   grpc-probe.py health   HOST:PORT [SERVICE]
+  grpc-probe.py resolve-default HOST:PORT SYMBOL...
 
 Output imitates grpcurl's: JSON with lowerCamelCase names for responses;
 "ERROR:\n  Code: ...\n  Message: ...\n  Details: ..." and exit code 64 + the
-status code for failed calls.
+status code for failed calls. Error details (google.rpc.Status and the
+messages packed in it) are decoded with what reflection says of them, as
+grpcurl does.
+
+`resolve-default` resolves symbols into protobuf's default descriptor pool
+after importing the standard health_pb2 into it, skipping files the pool
+already holds by name: what a client that mixes generated modules with
+reflection does. It prints "resolved SYMBOL" per symbol.
 
 Needs python3-grpcio, python3-protobuf, protobuf-compiler (protoc) and
 grpc-proto (the reflection and health .proto files).
@@ -28,38 +36,18 @@ from google.protobuf import descriptor_pb2, descriptor_pool, json_format, messag
 
 GRPC_PROTO = "/usr/share/grpc-proto"
 
-# The google.rpc messages carried in grpc-status-details-bin, declared here
-# so that the trailer is decoded by protobuf's own parser.
-RPC_STATUS_PROTO = """
-syntax = "proto3";
-package google.rpc;
-import "google/protobuf/any.proto";
-message Status { int32 code = 1; string message = 2; repeated google.protobuf.Any details = 3; }
-message BadRequest {
-  message FieldViolation { string field = 1; string description = 2; }
-  repeated FieldViolation field_violations = 1;
-}
-"""
-
-
 def compile_protos():
-    """protoc --python_out for reflection, health and google.rpc into a temp dir."""
+    """protoc --python_out for reflection and health into a temp dir."""
     out = tempfile.mkdtemp(prefix="grpc-probe-")
     atexit.register(shutil.rmtree, out, True)
-    os.makedirs(os.path.join(out, "src", "google", "rpc"))
-    with open(os.path.join(out, "src", "google", "rpc", "status.proto"), "w") as f:
-        f.write(RPC_STATUS_PROTO)
     subprocess.run(
         [
             "protoc",
             f"-I{GRPC_PROTO}",
-            f"-I{os.path.join(out, 'src')}",
-            "-I/usr/include",
             f"--python_out={out}",
             "grpc/reflection/v1/reflection.proto",
             "grpc/reflection/v1alpha/reflection.proto",
             "grpc/health/v1/health.proto",
-            "google/rpc/status.proto",
         ],
         check=True,
     )
@@ -78,14 +66,13 @@ OUT = compile_protos()
 health_pb2 = load(OUT, "grpc/health/v1/health_pb2.py", "probe_health_pb2")
 refl_v1 = load(OUT, "grpc/reflection/v1/reflection_pb2.py", "probe_reflection_v1_pb2")
 refl_v1alpha = load(OUT, "grpc/reflection/v1alpha/reflection_pb2.py", "probe_reflection_v1alpha_pb2")
-status_pb2 = load(OUT, "google/rpc/status_pb2.py", "probe_status_pb2")
 
 CODE_NAMES = {c.value[0]: "".join(w.capitalize() for w in c.name.split("_")) for c in grpc.StatusCode}
 CODE_NAMES[4] = "DeadlineExceeded"
 
 
 class Reflection:
-    def __init__(self, channel, alpha=False):
+    def __init__(self, channel, alpha=False, pool=None):
         self.mod = refl_v1alpha if alpha else refl_v1
         pkg = "grpc.reflection.v1alpha" if alpha else "grpc.reflection.v1"
         self.rpc = channel.stream_stream(
@@ -93,7 +80,7 @@ class Reflection:
             request_serializer=self.mod.ServerReflectionRequest.SerializeToString,
             response_deserializer=self.mod.ServerReflectionResponse.FromString,
         )
-        self.pool = descriptor_pool.DescriptorPool()
+        self.pool = pool if pool is not None else descriptor_pool.DescriptorPool()
         self.added = set()
 
     def ask(self, **kwargs):
@@ -114,6 +101,12 @@ class Reflection:
         def add(name):
             if name in self.added:
                 return
+            try:
+                self.pool.FindFileByName(name)
+                self.added.add(name)
+                return
+            except KeyError:
+                pass
             fdp = protos.get(name)
             if fdp is None:
                 fdp = descriptor_pb2.FileDescriptorProto.FromString(
@@ -169,20 +162,24 @@ def describe(refl, symbol):
     return "\n".join(lines + ["}"])
 
 
-def print_error(err):
+def message_class(refl, full_name):
+    refl.resolve(full_name)
+    return message_factory.MessageFactory(refl.pool).GetPrototype(refl.pool.FindMessageTypeByName(full_name))
+
+
+def print_error(refl, err):
     code = err.code().value[0]
     print("ERROR:")
     print(f"  Code: {CODE_NAMES.get(code, code)}")
     print(f"  Message: {err.details()}")
     for key, value in err.trailing_metadata() or ():
         if key == "grpc-status-details-bin":
-            status = status_pb2.Status.FromString(value)
+            status = message_class(refl, "google.rpc.Status").FromString(value)
             print("  Details:")
             for i, any_msg in enumerate(status.details, 1):
-                if any_msg.type_url.endswith("google.rpc.BadRequest"):
-                    detail = status_pb2.BadRequest.FromString(any_msg.value)
-                    body = json.loads(json_format.MessageToJson(detail))
-                    print(f"  {i})\t" + json.dumps({"@type": any_msg.type_url, **body}))
+                detail = message_class(refl, any_msg.type_url.split("/")[-1]).FromString(any_msg.value)
+                body = json.loads(json_format.MessageToJson(detail))
+                print(f"  {i})\t" + json.dumps({"@type": any_msg.type_url, **body}))
     return 64 + code
 
 
@@ -191,6 +188,15 @@ def main(argv):
     alpha = "--v1alpha" in rest
     rest = [r for r in rest if r != "--v1alpha"]
     with grpc.insecure_channel(address) as channel:
+        if command == "resolve-default":
+            pool = descriptor_pool.Default()
+            # health_pb2 (imported above) registered grpc/health/v1/health.proto there.
+            pool.FindFileByName("grpc/health/v1/health.proto")
+            refl = Reflection(channel, alpha, pool)
+            for symbol in rest:
+                refl.resolve(symbol)
+                print(f"resolved {symbol}")
+            return 0
         refl = Reflection(channel, alpha)
         if command == "list":
             print("\n".join(sorted(refl.list_services())))
@@ -207,7 +213,7 @@ def main(argv):
             try:
                 res = stub(health_pb2.HealthCheckRequest(service=rest[0] if rest else ""), timeout=10)
             except grpc.RpcError as err:
-                return print_error(err)
+                return print_error(refl, err)
             print(json_format.MessageToJson(res, indent=2))
             return 0
         if command == "call":
@@ -226,7 +232,7 @@ def main(argv):
             try:
                 res = stub(json_format.Parse(body, request_cls()), timeout=30)
             except grpc.RpcError as err:
-                return print_error(err)
+                return print_error(refl, err)
             print(json_format.MessageToJson(res, indent=2))
             return 0
     print(f"unknown command {command}", file=sys.stderr)

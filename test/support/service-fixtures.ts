@@ -25,14 +25,14 @@ import {
 import { loadSync } from "@grpc/proto-loader";
 import { service as healthService } from "grpc-health-check";
 import { ALGORITHM, ARTIFACT_FORMAT, IrisModel, modelVersion, type ModelArtifact } from "../../src/model/index.js";
+import { FEATURES } from "../../src/training/dataset.js";
 import { IrisServiceClient } from "../../src/gen/iris.js";
-import { memoryLogger } from "../../src/logger.js";
+import { memoryLogger } from "./memory-logger.js";
 import type { LogLevel } from "../../src/config.js";
 import { ModelHolder } from "../../src/server/model-holder.js";
 import { startIrisServer, type IrisServer, type IrisServerOptions } from "../../src/server/server.js";
 
-export const REPO = new URL("../../", import.meta.url);
-const FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
+const REPO = new URL("../../", import.meta.url);
 
 /** The 150 iris rows: measurements and species. */
 export async function irisRows(): Promise<{ x: number[][]; species: string[]; sha256: string }> {
@@ -57,7 +57,7 @@ export async function referenceArtifact(): Promise<ModelArtifact> {
     const std = Math.sqrt(col.reduce((a, b) => a + (b - mean) ** 2, 0) / col.length);
     return { name, unit: "cm", min: Math.min(...col), max: Math.max(...col), mean, std };
   });
-  const params = { features: FEATURES, classes: ref.class_order, coefficients: ref.coefficients, intercepts: ref.intercepts };
+  const params = { features: [...FEATURES], classes: ref.class_order, coefficients: ref.coefficients, intercepts: ref.intercepts };
   return {
     format: ARTIFACT_FORMAT,
     name: "iris-logreg",
@@ -112,10 +112,11 @@ export interface TestServer {
   address: string;
 }
 
+/** Server options with test defaults; `model: null` starts with no model loaded. */
+export type TestServerOptions = Partial<IrisServerOptions> & { model?: IrisModel | null; logLevel?: LogLevel };
+
 /** A real server on 127.0.0.1:0 with an in-memory log. */
-export async function startTestServer(
-  options: Partial<IrisServerOptions> & { model?: IrisModel | null; logLevel?: LogLevel } = {},
-): Promise<TestServer> {
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const { logger, lines } = memoryLogger(options.logLevel ?? "info");
   const holder = options.holder ?? new ModelHolder(options.model === null ? undefined : (options.model ?? (await referenceModel())));
   const server = await startIrisServer({

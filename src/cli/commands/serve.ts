@@ -7,7 +7,7 @@
  * so a stop requested during start-up is honoured, not lost.
  */
 import { DEFAULTS, loadConfig, SETTINGS, type ServerConfig } from "../../config.js";
-import { createLogger, setLogger } from "../../logger.js";
+import { createLogger } from "../../logger.js";
 import { loadModelFile } from "../../model/index.js";
 import { ModelHolder } from "../../server/model-holder.js";
 import { serveModel } from "../../server/served-model.js";
@@ -78,7 +78,6 @@ export const serve: Command = {
       env: process.env,
     });
     const logger = createLogger({ level: config.logLevel, destination: io.stdout });
-    setLogger(logger);
     routeGrpcLogs(logger);
 
     const signals = new ShutdownSignals(logger);
