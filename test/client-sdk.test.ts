@@ -159,7 +159,7 @@ describe("createIrisClient", () => {
     servers.defer(() => rm(dir, { recursive: true, force: true }));
     const { cert, key } = await selfSignedCertificate(dir);
     const server = await serve({
-      credentials: ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }], false),
+      tls: { credentials: ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }], false), pem: { cert, key } },
     });
     const address = `localhost:${server.server.port}`;
     expect((await connect(address, { credentials: { tls: { rootCerts: cert } } }).predict(SETOSA)).species).toBe("setosa");

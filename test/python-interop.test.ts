@@ -41,7 +41,7 @@ describe("a Python grpcio client using only reflection", () => {
     for (const flags of [[], ["--v1alpha"]]) {
       const r = await probe("list", server().address, ...flags);
       expect(r.stderr).toBe("");
-      expect(r.stdout).toBe("grpc.health.v1.Health\niris.v1.IrisService\n");
+      expect(r.stdout).toBe("grpc.health.v1.Health\ninference.GRPCInferenceService\niris.v1.IrisService\n");
     }
   });
 

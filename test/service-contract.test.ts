@@ -394,6 +394,7 @@ describe("reflection", () => {
     const res = await reflect(address, { listServices: "*" });
     expect(res.listServicesResponse!.service.map((s) => s.name).sort()).toEqual([
       "grpc.health.v1.Health",
+      "inference.GRPCInferenceService",
       "iris.v1.IrisService",
     ]);
   });

@@ -122,7 +122,7 @@ describe("client TLS flags", () => {
 });
 
 describe("a TLS server and the client commands", () => {
-  const tlsServer = useServer(async () => ({ credentials: (await loadServerTls(a.certPath, a.keyPath)).credentials }));
+  const tlsServer = useServer(async () => ({ tls: await loadServerTls(a.certPath, a.keyPath) }));
 
   it("iris health and iris predict --remote reach it with --tls-ca; plaintext does not", async () => {
     const port = tlsServer().server.port;

@@ -11,7 +11,10 @@ import { ServerCredentials } from "@grpc/grpc-js";
 import { Code, IrisError } from "../errors.js";
 
 export interface ServerTls {
+  /** For the gRPC port. */
   credentials: ServerCredentials;
+  /** The PEM chain and key, for the HTTP port. */
+  pem: { cert: Buffer; key: Buffer };
   /** The leaf certificate's subject, SANs and validity, for the start log line. */
   certificate: { subject: string; subjectAltName: string | undefined; validFrom: Date; validTo: Date };
 }
@@ -76,6 +79,7 @@ export async function loadServerTls(certPath: string, keyPath: string): Promise<
 
   return {
     credentials: ServerCredentials.createSsl(null, [{ cert_chain: certPem, private_key: keyPem }], false),
+    pem: { cert: certPem, key: keyPem },
     certificate: {
       subject: leaf.subject.replace(/\n/g, ", "),
       subjectAltName: leaf.subjectAltName,

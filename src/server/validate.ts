@@ -17,24 +17,54 @@ function ok(v: number | undefined): v is number {
   return v !== undefined && v >= 0 && v < Infinity;
 }
 
-/** Appends the violations of one flower; false when some did not fit under the cap. */
-function collect(flower: Flower | undefined, path: string, violations: FieldViolation[]): boolean {
-  if (flower === undefined) {
-    violations.push({ field: path, description: "is required" });
-    return true;
+/**
+ * The field violations of one request, at most MAX_REPORTED_VIOLATIONS of
+ * them; `throwIfAny` turns them into the request's INVALID_ARGUMENT.
+ */
+export class Violations {
+  readonly list: FieldViolation[] = [];
+  #truncated = false;
+
+  /** Whether the cap is reached (further problems are only counted as "+"). */
+  get full(): boolean {
+    return this.list.length >= MAX_REPORTED_VIOLATIONS;
   }
-  let complete = true;
+
+  add(field: string, description: string): void {
+    if (this.full) this.#truncated = true;
+    else this.list.push({ field, description });
+  }
+
+  /** Notes that there are more problems than were looked at. */
+  more(): void {
+    this.#truncated = true;
+  }
+
+  /** INVALID_ARGUMENT naming the first violation in its message and all in its details; undefined when there are none. */
+  error(): IrisError | undefined {
+    return this.list.length > 0 ? invalidArgument(this.list, this.#truncated) : undefined;
+  }
+
+  throwIfAny(): void {
+    const error = this.error();
+    if (error !== undefined) throw error;
+  }
+}
+
+/** Records the violations of one flower under `path`. */
+function collect(flower: Flower | undefined, path: string, violations: Violations): void {
+  if (flower === undefined) {
+    violations.add(path, "is required");
+    return;
+  }
   for (const { key, name } of FLOWER_FIELDS) {
     const problem = measurementProblem(flower[key]);
-    if (problem === undefined) continue;
-    if (violations.length < MAX_REPORTED_VIOLATIONS) violations.push({ field: `${path}.${name}`, description: problem });
-    else complete = false;
+    if (problem !== undefined) violations.add(`${path}.${name}`, problem);
   }
-  return complete;
 }
 
 /** The INVALID_ARGUMENT for a list of violations: the first in the message, all in the details. */
-function invalidArgument(violations: FieldViolation[], truncated = false): IrisError {
+function invalidArgument(violations: FieldViolation[], truncated: boolean): IrisError {
   const [first] = violations;
   let message = first === undefined ? "invalid request" : `${first.field} ${first.description}`;
   if (violations.length > 1) {
@@ -62,9 +92,9 @@ export function readFlower(served: ServedModel, flower: Flower | undefined, path
       return;
     }
   }
-  const violations: FieldViolation[] = [];
+  const violations = new Violations();
   collect(flower, path, violations);
-  throw invalidArgument(violations);
+  violations.throwIfAny();
 }
 
 /**
@@ -75,8 +105,7 @@ export function readFlower(served: ServedModel, flower: Flower | undefined, path
 export function readFlowers(served: ServedModel, flowers: readonly Flower[], x: Float64Array): void {
   const [c0, c1, c2, c3] = served.columns;
   const rows = flowers.length;
-  let violations: FieldViolation[] | undefined;
-  let truncated = false;
+  let violations: Violations | undefined;
   for (let i = 0, o = 0; i < rows; i++, o += 4) {
     const f = flowers[i]!;
     const a = f.sepalLength;
@@ -89,13 +118,83 @@ export function readFlowers(served: ServedModel, flowers: readonly Flower[], x: 
       x[o + c2] = c;
       x[o + c3] = d;
     } else {
-      violations ??= [];
-      if (violations.length >= MAX_REPORTED_VIOLATIONS) {
-        truncated = true;
+      violations ??= new Violations();
+      if (violations.full) {
+        violations.more();
         break;
       }
-      if (!collect(f, `flowers[${i}]`, violations)) truncated = true;
+      collect(f, `flowers[${i}]`, violations);
     }
   }
-  if (violations !== undefined) throw invalidArgument(violations, truncated);
+  violations?.throwIfAny();
+}
+
+/**
+ * Writes `rows` rows of measurements, given row-major in FEATURES order
+ * (`values[row * 4 + feature]`), into `x` in model column order, or throws
+ * INVALID_ARGUMENT naming each bad value by `field(row, feature)`, with the
+ * feature's name after the problem.
+ */
+export function readMatrix(
+  served: ServedModel,
+  values: ArrayLike<number>,
+  rows: number,
+  x: Float64Array,
+  field: (row: number, feature: number) => string,
+): void {
+  const [c0, c1, c2, c3] = served.columns;
+  let violations: Violations | undefined;
+  for (let r = 0, i = 0; r < rows; r++, i += 4) {
+    const a = values[i]!;
+    const b = values[i + 1]!;
+    const c = values[i + 2]!;
+    const d = values[i + 3]!;
+    if (ok(a) && ok(b) && ok(c) && ok(d)) {
+      x[i + c0] = a;
+      x[i + c1] = b;
+      x[i + c2] = c;
+      x[i + c3] = d;
+      continue;
+    }
+    violations ??= new Violations();
+    for (let j = 0; j < 4; j++) {
+      const problem = measurementProblem(values[i + j]);
+      if (problem !== undefined) violations.add(field(r, j), `${problem} (${FLOWER_FIELDS[j]!.name})`);
+    }
+    if (violations.full && r + 1 < rows) {
+      violations.more();
+      break;
+    }
+  }
+  violations?.throwIfAny();
+}
+
+/**
+ * Writes `rows` rows given as one column per feature (in FEATURES order)
+ * into `x` in model column order, or throws INVALID_ARGUMENT naming each
+ * bad value by `field(row, feature)`.
+ */
+export function readColumns(
+  served: ServedModel,
+  columns: readonly ArrayLike<number>[],
+  rows: number,
+  x: Float64Array,
+  field: (row: number, feature: number) => string,
+): void {
+  let violations: Violations | undefined;
+  for (let j = 0; j < 4; j++) {
+    const column = columns[j]!;
+    const c = served.columns[j]!;
+    for (let r = 0; r < rows; r++) {
+      const v = column[r]!;
+      if (ok(v)) {
+        x[r * 4 + c] = v;
+        continue;
+      }
+      violations ??= new Violations();
+      // Past the cap, add() only notes that there were more.
+      violations.add(field(r, j), measurementProblem(v)!);
+    }
+  }
+  violations?.throwIfAny();
 }

@@ -11,7 +11,8 @@ import { createLogger } from "../../logger.js";
 import { loadModelFile } from "../../model/index.js";
 import { ModelHolder } from "../../server/model-holder.js";
 import { serveModel } from "../../server/served-model.js";
-import { routeGrpcLogs, startIrisServer } from "../../server/server.js";
+import { routeGrpcLogs } from "../../server/grpc/server.js";
+import { startIrisServer } from "../../server/server.js";
 import { ShutdownSignals } from "../../server/signals.js";
 import { loadServerTls, type ServerTls } from "../../server/tls.js";
 import { ExitCode, parseFlags, type Command } from "../command.js";
@@ -103,7 +104,7 @@ export const serve: Command = {
         maxReceiveBytes: config.maxReceiveBytes,
         maxConnectionAgeMs: config.maxConnectionAgeMs,
         maxConnectionAgeGraceMs: config.maxConnectionAgeGraceMs,
-        credentials: tls?.credentials,
+        tls,
       });
       logger.info(
         {

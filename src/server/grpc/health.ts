@@ -11,10 +11,11 @@
  * ever asked about for the life of the process.
  */
 import { HealthImplementation, type ServingStatus } from "grpc-health-check";
+import { INFERENCE_SERVICE_NAME } from "./inference-service.js";
 import { IRIS_SERVICE_NAME } from "./iris-service.js";
 
 /** The services whose health is reported: the server as a whole and ours. */
-const HEALTH_SERVICES = ["", IRIS_SERVICE_NAME] as const;
+const HEALTH_SERVICES = ["", IRIS_SERVICE_NAME, INFERENCE_SERVICE_NAME] as const;
 
 type Server = Parameters<HealthImplementation["addToServer"]>[0];
 type Implementation = Parameters<Server["addService"]>[1];
@@ -74,6 +75,8 @@ export class HealthReporter {
   }
 
   #set(status: ServingStatus): void {
+    // Watchers hear changes only.
+    if (status === this.#status) return;
     this.#status = status;
     for (const service of HEALTH_SERVICES) this.#impl.setStatus(service, status);
   }

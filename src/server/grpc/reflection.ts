@@ -18,7 +18,7 @@ import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/pr
 import type { Server } from "@grpc/grpc-js";
 import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import descriptorSet from "../gen/descriptor-set.json" with { type: "json" };
+import descriptorSet from "../../gen/descriptor-set.json" with { type: "json" };
 
 /** Every compiled file of proto/ (and its imports), binary-encoded. */
 function fileDescriptors(): Buffer[] {

@@ -4,7 +4,7 @@
  * model once and answers entirely from it (a batch never mixes versions);
  * each only returns an answer or throws, and `unary` does the rest.
  */
-import { Code, IrisError } from "../errors.js";
+import { Code, IrisError } from "../../errors.js";
 import type {
   BatchPredictRequest,
   BatchPredictResponse,
@@ -13,15 +13,14 @@ import type {
   ModelInfoResponse,
   PredictRequest,
   PredictResponse,
-} from "../gen/iris.js";
-import type { Logger } from "../logger.js";
-import type { ModelHolder } from "./model-holder.js";
-import type { ServedModel } from "./served-model.js";
+} from "../../gen/iris.js";
+import type { Logger } from "../../logger.js";
+import type { Readiness } from "../readiness.js";
 import { unary } from "./unary.js";
-import { readFlower, readFlowers } from "./validate.js";
+import { readFlower, readFlowers } from "../validate.js";
 
 export interface IrisServiceOptions {
-  holder: ModelHolder;
+  readiness: Readiness;
   /** Largest batch accepted by BatchPredict. */
   maxBatchRows: number;
   logger: Logger;
@@ -30,13 +29,6 @@ export interface IrisServiceOptions {
 /** The fully qualified service name, as health checks and reflection know it. */
 export const IRIS_SERVICE_NAME = "iris.v1.IrisService";
 
-/** The model answering calls now, or UNAVAILABLE when none is loaded. */
-function servedModel(holder: ModelHolder): ServedModel {
-  const served = holder.current;
-  if (served === undefined) throw new IrisError(Code.UNAVAILABLE, "no model is loaded yet; retry shortly");
-  return served;
-}
-
 /** A plain array copy of a typed array's first `n` values; a counted loop is ~2x faster than Array.from here. */
 function toArray(values: Float64Array | Int32Array, n = values.length): number[] {
   const out = new Array<number>(n);
@@ -44,7 +36,7 @@ function toArray(values: Float64Array | Int32Array, n = values.length): number[]
   return out;
 }
 
-export function createIrisService({ holder, maxBatchRows, logger }: IrisServiceOptions): IrisServiceServer {
+export function createIrisService({ readiness, maxBatchRows, logger }: IrisServiceOptions): IrisServiceServer {
   // Predict's scratch space, reused by every call: handlers run one at a
   // time and copy out what they answer. Grown when a model with more
   // classes is swapped in.
@@ -52,7 +44,7 @@ export function createIrisService({ holder, maxBatchRows, logger }: IrisServiceO
   let classScratch = new Float64Array(8);
 
   const predict = (request: PredictRequest): PredictResponse => {
-    const served = servedModel(holder);
+    const served = readiness.served();
     const model = served.model;
     readFlower(served, request.flower, "flower", row);
     const k = model.numClasses;
@@ -65,7 +57,7 @@ export function createIrisService({ holder, maxBatchRows, logger }: IrisServiceO
   };
 
   const batchPredict = ({ flowers, omitProbabilities }: BatchPredictRequest): BatchPredictResponse => {
-    const served = servedModel(holder);
+    const served = readiness.served();
     const model = served.model;
     const rows = flowers.length;
     if (rows === 0) {
@@ -93,7 +85,7 @@ export function createIrisService({ holder, maxBatchRows, logger }: IrisServiceO
     };
   };
 
-  const modelInfo = (_request: ModelInfoRequest): ModelInfoResponse => servedModel(holder).info;
+  const modelInfo = (_request: ModelInfoRequest): ModelInfoResponse => readiness.served().info;
 
   return {
     predict: unary("Predict", logger, predict, (_req, res) => (res ? { modelVersion: res.modelVersion } : {})),

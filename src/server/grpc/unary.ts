@@ -7,8 +7,8 @@
  * "call" line is logged per call. Handlers therefore only return or throw.
  */
 import type { handleUnaryCall, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
-import { Code } from "../errors.js";
-import type { Logger } from "../logger.js";
+import { Code } from "../../errors.js";
+import type { Logger } from "../../logger.js";
 import { toServiceStatus } from "./status.js";
 
 /** Answers one request, or throws (an IrisError for anything the caller should see). */

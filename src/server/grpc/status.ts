@@ -6,9 +6,9 @@
  * goes to the log only.
  */
 import { Metadata, type StatusObject } from "@grpc/grpc-js";
-import { Code, IrisError } from "../errors.js";
-import type { Logger } from "../logger.js";
-import { encodeRpcStatus, STATUS_DETAILS_KEY } from "../rpc/status-details.js";
+import { Code, IrisError } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import { encodeRpcStatus, STATUS_DETAILS_KEY } from "../../rpc/status-details.js";
 
 export type ServiceStatus = Pick<StatusObject, "code" | "details" | "metadata">;
 

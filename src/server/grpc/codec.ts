@@ -7,7 +7,7 @@
  * without a log line.
  */
 import type { Server, ServiceDefinition } from "@grpc/grpc-js";
-import type { Logger } from "../logger.js";
+import type { Logger } from "../../logger.js";
 
 type Definition = Parameters<Server["addService"]>[0];
 

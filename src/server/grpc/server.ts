@@ -1,0 +1,168 @@
+/**
+ * The gRPC transport: iris.v1.IrisService, inference.GRPCInferenceService
+ * (the Open Inference Protocol), grpc.health.v1 and reflection on one
+ * grpc-js Server.
+ *
+ * startGrpcServer resolves only once the port is bound and the services are
+ * registered, and rejects (with nothing left listening) when binding fails.
+ * close() is the graceful stop: health is already NOT_SERVING (the caller
+ * drained readiness), the listener closes and connections get GOAWAY so no
+ * new call is accepted, calls in flight may finish within the grace period,
+ * then whatever is left is cut off.
+ */
+import { format } from "node:util";
+import { Server, ServerCredentials, setLogger as setGrpcLogger, type ServerOptions } from "@grpc/grpc-js";
+import { Code, IrisError } from "../../errors.js";
+import { GRPCInferenceServiceService } from "../../gen/inference/open_inference_grpc.js";
+import { IrisServiceService, type IrisServiceServer } from "../../gen/iris.js";
+import type { Logger } from "../../logger.js";
+import type { Readiness } from "../readiness.js";
+import { guardedRegistry } from "./codec.js";
+import { HealthReporter } from "./health.js";
+import { createInferenceService } from "./inference-service.js";
+import { createIrisService } from "./iris-service.js";
+import { addReflection } from "./reflection.js";
+
+export interface GrpcServerOptions {
+  host: string;
+  /** 0 picks a free port; GrpcServer.port tells which. */
+  port: number;
+  readiness: Readiness;
+  logger: Logger;
+  /** The model's name in the Open Inference Protocol; the artifact's name when absent. */
+  modelName: string | undefined;
+  /** The server's version, for the protocol's ServerMetadata. */
+  serverVersion: string;
+  maxBatchRows: number;
+  /** grpc.max_receive_message_length: larger requests get RESOURCE_EXHAUSTED. */
+  maxReceiveBytes: number;
+  /**
+   * Connections older than this (grpc-js adds ±10 % jitter) are sent GOAWAY,
+   * so that clients reconnect and re-resolve the server's name; 0: never.
+   */
+  maxConnectionAgeMs: number;
+  /**
+   * After such a GOAWAY, how long calls still open on the old connection
+   * (including health Watch streams, which never end on their own) may run
+   * before it is closed.
+   */
+  maxConnectionAgeGraceMs: number;
+  /** Transport security; plaintext (insecure) when absent. */
+  credentials: ServerCredentials | undefined;
+  /**
+   * Wraps the IrisService handlers before they are registered, e.g. to
+   * observe or hold calls in tests. The identity when absent.
+   */
+  decorateService?: ((service: IrisServiceServer) => IrisServiceServer) | undefined;
+}
+
+export interface GrpcServer {
+  /** The bound port (the real one when 0 was asked for). */
+  readonly port: number;
+  readonly health: HealthReporter;
+  readonly server: Server;
+  /**
+   * Graceful stop within `graceMs`; resolves `true` when calls still
+   * running had to be cut off. Every call returns the same promise.
+   */
+  close(graceMs: number): Promise<boolean>;
+  /** Cuts off whatever is left now (ends a graceful close early). */
+  forceClose(): void;
+}
+
+/**
+ * Sends grpc-js's own diagnostics (otherwise bare lines on stderr) into the
+ * JSON log at debug level: everything a caller or operator must know is
+ * already reported by this server as a status or a log line of its own.
+ * Process-wide; the serve command calls it once.
+ */
+export function routeGrpcLogs(logger: Logger): void {
+  const write = (...args: unknown[]): void => {
+    // Formatting costs more than the level check; skip it when debug is off.
+    if (logger.isLevelEnabled("debug")) logger.debug({ component: "grpc-js" }, format(...args));
+  };
+  setGrpcLogger({ error: write, info: write, debug: write });
+}
+
+/** `host:port`, with an IPv6 host in brackets. */
+export function formatAddress(host: string, port: number): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Why listening on an address failed, in words. */
+export function listenError(address: string, err: unknown): IrisError {
+  const reason = (err as Error).message;
+  const why = /EADDRINUSE/.test(reason)
+    ? "the address is already in use"
+    : /EACCES/.test(reason)
+      ? "permission denied"
+      : /EADDRNOTAVAIL|ENOTFOUND|EAI_AGAIN/.test(reason)
+        ? "the host is not an address of this machine"
+        : reason;
+  return new IrisError(Code.UNAVAILABLE, `cannot listen on ${address}: ${why}`, { cause: err });
+}
+
+function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
+  });
+}
+
+export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
+  const { host, readiness, logger } = options;
+  const grpcOptions: ServerOptions = { "grpc.max_receive_message_length": options.maxReceiveBytes };
+  if (options.maxConnectionAgeMs > 0) {
+    grpcOptions["grpc.max_connection_age_ms"] = options.maxConnectionAgeMs;
+    grpcOptions["grpc.max_connection_age_grace_ms"] = options.maxConnectionAgeGraceMs;
+  }
+  const server = new Server(grpcOptions);
+  const health = new HealthReporter();
+  const registry = guardedRegistry(server, logger);
+  const iris = createIrisService({ readiness, maxBatchRows: options.maxBatchRows, logger });
+  registry.addService(IrisServiceService, options.decorateService ? options.decorateService(iris) : iris);
+  registry.addService(GRPCInferenceServiceService, createInferenceService({ ...options, readiness, logger }));
+  health.addToServer(registry);
+  addReflection(registry);
+
+  const address = formatAddress(host, options.port);
+  let port: number;
+  try {
+    port = await bind(server, address, options.credentials ?? ServerCredentials.createInsecure());
+  } catch (err) {
+    server.forceShutdown();
+    throw listenError(address, err);
+  }
+
+  health.setServing(readiness.ready);
+  const unsubscribe = readiness.onChange((ready) => health.setServing(ready));
+
+  let closing: Promise<boolean> | undefined;
+  // Ends the close in progress by cutting off what is left; set by close().
+  let cutOff: (() => void) | undefined;
+  const close = (graceMs: number): Promise<boolean> => {
+    closing ??= new Promise<boolean>((resolve) => {
+      unsubscribe();
+      health.close();
+      let done = false;
+      // Only ever called after `timer` below is set.
+      const finish = (forced: boolean): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (forced) server.forceShutdown();
+        resolve(forced);
+      };
+      const timer = setTimeout(() => finish(true), graceMs);
+      cutOff = () => finish(true);
+      // Called once every connection has closed, including after forceShutdown.
+      server.tryShutdown(() => finish(false));
+    });
+    return closing;
+  };
+  const forceClose = (): void => {
+    void close(0);
+    cutOff?.();
+  };
+
+  return { port, health, server, close, forceClose };
+}

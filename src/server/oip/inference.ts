@@ -1,0 +1,233 @@
+/**
+ * The Open Inference Protocol's model: which model is addressed, its
+ * metadata, and inference, independent of REST or gRPC. The transports turn
+ * their requests into an InferenceRequest (tensors whose numbers are read
+ * only once their shape and datatype have been checked) and encode the
+ * InferenceResult's output tensors in their own way.
+ *
+ * The model takes one input tensor [N, 4] of any numeric datatype and any
+ * name, the four measurements in FEATURES order, or four tensors named after
+ * the features, each [N] or [N, 1]. It has three outputs: `predict` (INT64
+ * [N], the class index), `predict_proba` (FP64 [N, classes]) and `species`
+ * (BYTES [N]); `output-0` is another name of `predict` (KServe's runtimes
+ * call their first output so, and its clients ask for it by that name).
+ */
+import { Code, IrisError } from "../../errors.js";
+import type { ServedModel } from "../served-model.js";
+import { FLOWER_FIELDS } from "../served-model.js";
+import { readColumns, readMatrix } from "../validate.js";
+import { elementCount, numericDatatype, type NumericDatatype } from "./tensors.js";
+
+/** What ServerMetadata calls this server. */
+export const SERVER_NAME = "iris-serve";
+/** The model's platform, in the protocol's "<project>_<format>" form. */
+export const PLATFORM = "iris-serve_json";
+/**
+ * The protocol extensions this server supports, listed in ServerMetadata on
+ * both bindings: the REST binding's binary tensor data extension.
+ */
+export const EXTENSIONS = ["binary_tensor_data"] as const;
+/** The name of the input tensor in ModelMetadata (any name is accepted). */
+export const INPUT_NAME = "input-0";
+
+export const OUTPUTS = ["predict", "predict_proba", "species"] as const;
+export type OutputKind = (typeof OUTPUTS)[number];
+/** Other names of outputs. */
+const ALIASES: Readonly<Record<string, OutputKind>> = { "output-0": "predict" };
+
+const FEATURES = FLOWER_FIELDS.map((f) => f.name);
+
+export interface TensorMetadata {
+  name: string;
+  datatype: string;
+  shape: number[];
+}
+
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
+/** An input tensor as a transport received it. */
+export interface InferInput {
+  /** Where it is in the request, for errors: `inputs[0]`. */
+  path: string;
+  name: string;
+  datatype: string;
+  shape: readonly unknown[];
+  /**
+   * Its `count` numbers, called once the datatype and shape are checked;
+   * throws INVALID_ARGUMENT when the data does not match them.
+   */
+  read(datatype: NumericDatatype, shape: readonly number[], count: number): ArrayLike<number>;
+}
+
+export interface InferenceRequest {
+  inputs: readonly InferInput[];
+  /** The outputs asked for, by name; empty for all three. */
+  outputs: readonly string[];
+}
+
+export type OutputTensor =
+  | { name: string; kind: "predict"; datatype: "INT64"; shape: number[]; classIndices: Int32Array }
+  | { name: string; kind: "predict_proba"; datatype: "FP64"; shape: number[]; probabilities: Float64Array }
+  | { name: string; kind: "species"; datatype: "BYTES"; shape: number[]; classIndices: Int32Array; classes: readonly string[] };
+
+export interface InferenceResult {
+  modelName: string;
+  modelVersion: string;
+  rows: number;
+  outputs: OutputTensor[];
+}
+
+/**
+ * Resolves the model a request addresses: NOT_FOUND unless `name` is the
+ * served model's name and `version` (when given) its version.
+ */
+export function checkModel(served: ServedModel, modelName: string, name: string, version: string | undefined): void {
+  if (name !== modelName) {
+    throw new IrisError(Code.NOT_FOUND, `model ${JSON.stringify(name)} is not served here; this server serves ${JSON.stringify(modelName)}`);
+  }
+  if (version !== undefined && version !== "" && version !== served.model.version) {
+    throw new IrisError(
+      Code.NOT_FOUND,
+      `model ${JSON.stringify(modelName)} has no version ${JSON.stringify(version)}; the version served is ${JSON.stringify(served.model.version)}`,
+    );
+  }
+}
+
+export function modelMetadata(served: ServedModel, modelName: string): ModelMetadata {
+  const k = served.model.numClasses;
+  return {
+    name: modelName,
+    versions: [served.model.version],
+    platform: PLATFORM,
+    inputs: [{ name: INPUT_NAME, datatype: "FP64", shape: [-1, FEATURES.length] }],
+    outputs: [
+      { name: "predict", datatype: "INT64", shape: [-1] },
+      { name: "predict_proba", datatype: "FP64", shape: [-1, k] },
+      { name: "species", datatype: "BYTES", shape: [-1] },
+    ],
+  };
+}
+
+/** Further facts for ModelMetadata's `properties` (gRPC): classes, features, artifact format. */
+export function modelProperties(served: ServedModel): Record<string, string> {
+  return {
+    classes: served.model.classes.join(","),
+    features: FEATURES.join(","),
+    format: served.model.artifact.format,
+    algorithm: served.model.artifact.algorithm,
+  };
+}
+
+function invalid(message: string, field: string): IrisError {
+  return new IrisError(Code.INVALID_ARGUMENT, message, { violations: [{ field, description: message }] });
+}
+
+/** The requested outputs, resolved: kind and name (as asked). */
+function requestedOutputs(names: readonly string[]): { kind: OutputKind; name: string }[] {
+  if (names.length === 0) return OUTPUTS.map((kind) => ({ kind, name: kind }));
+  const seen = new Set<string>();
+  return names.map((name, i) => {
+    const kind = (OUTPUTS as readonly string[]).includes(name) ? (name as OutputKind) : ALIASES[name];
+    if (kind === undefined) {
+      throw invalid(
+        `outputs[${i}].name ${JSON.stringify(name)} is not an output of this model (${OUTPUTS.join(", ")}; output-0 is predict)`,
+        `outputs[${i}].name`,
+      );
+    }
+    if (seen.has(name)) throw invalid(`outputs[${i}].name ${JSON.stringify(name)} is asked for twice`, `outputs[${i}].name`);
+    seen.add(name);
+    return { kind, name };
+  });
+}
+
+function checkRows(rows: number, maxBatchRows: number, path: string): void {
+  if (rows === 0) throw invalid(`${path} has no rows; send at least one flower`, `${path}.shape`);
+  if (rows > maxBatchRows) {
+    throw new IrisError(
+      Code.RESOURCE_EXHAUSTED,
+      `${path} has ${rows} rows, over the limit of ${maxBatchRows} rows per call; split it into smaller batches`,
+    );
+  }
+}
+
+const INPUT_FORMS = `one tensor [N, 4] (${FEATURES.join(", ")}) or four tensors named ${FEATURES.join(", ")}, each [N] or [N, 1]`;
+
+/** The measurements of the request's inputs, in model column order (rows × 4). */
+function readInputs(served: ServedModel, inputs: readonly InferInput[], maxBatchRows: number): { x: Float64Array; rows: number } {
+  if (inputs.length === 1) {
+    const input = inputs[0]!;
+    const datatype = numericDatatype(input.datatype, input.path);
+    const count = elementCount(input.shape, input.path);
+    const shape = input.shape as number[];
+    if (shape.length !== 2 || shape[1] !== FEATURES.length) {
+      throw invalid(`${input.path}.shape is ${JSON.stringify(shape)}; the model takes ${INPUT_FORMS}`, `${input.path}.shape`);
+    }
+    const rows = shape[0]!;
+    checkRows(rows, maxBatchRows, input.path);
+    const values = input.read(datatype, shape, count);
+    const x = new Float64Array(rows * FEATURES.length);
+    readMatrix(served, values, rows, x, (r, j) => `${input.path}.data[${r}][${j}]`);
+    return { x, rows };
+  }
+  const byName = new Map(inputs.map((input) => [input.name, input]));
+  const missing = FEATURES.filter((f) => !byName.has(f));
+  if (inputs.length !== FEATURES.length || missing.length > 0 || byName.size !== inputs.length) {
+    const names = inputs.map((i) => JSON.stringify(i.name)).join(", ");
+    throw invalid(`the request has ${inputs.length} input tensors (${names || "none"}); the model takes ${INPUT_FORMS}`, "inputs");
+  }
+  let rows = -1;
+  const columns = FEATURES.map((feature) => {
+    const input = byName.get(feature)!;
+    const datatype = numericDatatype(input.datatype, input.path);
+    const count = elementCount(input.shape, input.path);
+    const shape = input.shape as number[];
+    if (!(shape.length === 1 || (shape.length === 2 && shape[1] === 1))) {
+      throw invalid(`${input.path}.shape is ${JSON.stringify(shape)}; a tensor named after a feature is [N] or [N, 1]`, `${input.path}.shape`);
+    }
+    if (rows === -1) {
+      rows = shape[0]!;
+      checkRows(rows, maxBatchRows, input.path);
+    } else if (shape[0] !== rows) {
+      throw invalid(`${input.path} has ${shape[0]} rows, but ${inputs[0]!.path} has ${rows}`, `${input.path}.shape`);
+    }
+    return { input, values: input.read(datatype, shape, count) };
+  });
+  const x = new Float64Array(rows * FEATURES.length);
+  readColumns(
+    served,
+    columns.map((c) => c.values),
+    rows,
+    x,
+    (r, j) => `${columns[j]!.input.path}.data[${r}]`,
+  );
+  return { x, rows };
+}
+
+/** Runs the model on the request's inputs and builds the outputs asked for, in the order asked. */
+export function infer(served: ServedModel, modelName: string, request: InferenceRequest, maxBatchRows: number): InferenceResult {
+  const wanted = requestedOutputs(request.outputs);
+  if (request.inputs.length === 0) throw invalid(`the request has no inputs; the model takes ${INPUT_FORMS}`, "inputs");
+  const { x, rows } = readInputs(served, request.inputs, maxBatchRows);
+  const model = served.model;
+  const k = model.numClasses;
+  const classIndices = new Int32Array(rows);
+  const probabilities = wanted.some((w) => w.kind === "predict_proba") ? new Float64Array(rows * k) : undefined;
+  model.predictBatch(x, rows, classIndices, probabilities);
+  const outputs = wanted.map(({ kind, name }): OutputTensor => {
+    switch (kind) {
+      case "predict":
+        return { name, kind, datatype: "INT64", shape: [rows], classIndices };
+      case "predict_proba":
+        return { name, kind, datatype: "FP64", shape: [rows, k], probabilities: probabilities! };
+      case "species":
+        return { name, kind, datatype: "BYTES", shape: [rows], classIndices, classes: model.classes };
+    }
+  });
+  return { modelName, modelVersion: model.version, rows, outputs };
+}
