@@ -63,6 +63,16 @@ function collect(flower: Flower | undefined, path: string, violations: Violation
   }
 }
 
+/**
+ * The INVALID_ARGUMENT for one bad field: `message` is the whole one-line
+ * message; the violation names `field`, its description is the message
+ * without the field's path in front.
+ */
+export function invalidField(message: string, field: string): IrisError {
+  const description = message.startsWith(`${field} `) ? message.slice(field.length + 1) : message;
+  return new IrisError(Code.INVALID_ARGUMENT, message, { violations: [{ field, description }] });
+}
+
 /** The INVALID_ARGUMENT for a list of violations: the first in the message, all in the details. */
 function invalidArgument(violations: FieldViolation[], truncated: boolean): IrisError {
   const [first] = violations;

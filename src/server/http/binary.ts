@@ -9,6 +9,7 @@
  * `binary_data_size`.
  */
 import { Code, IrisError } from "../../errors.js";
+import { invalidField } from "../validate.js";
 
 export const INFERENCE_HEADER = "inference-header-content-length";
 
@@ -45,12 +46,12 @@ export class BinaryReader {
   /** The next `size` bytes, for the tensor at `path`. */
   take(size: unknown, path: string): Buffer {
     if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
-      throw invalid(`${path}.parameters.binary_data_size must be a whole number of bytes, got ${JSON.stringify(size)}`, path);
+      throw invalidField(`${path}.parameters.binary_data_size must be a whole number of bytes, got ${JSON.stringify(size)}`, `${path}.parameters.binary_data_size`);
     }
     if (this.#offset + size > this.#binary.length) {
-      throw invalid(
+      throw invalidField(
         `${path}.parameters.binary_data_size is ${size}, but only ${this.#binary.length - this.#offset} bytes of binary data are left in the body`,
-        path,
+        `${path}.parameters.binary_data_size`,
       );
     }
     const bytes = this.#binary.subarray(this.#offset, this.#offset + size);
@@ -61,7 +62,7 @@ export class BinaryReader {
   finish(): void {
     const left = this.#binary.length - this.#offset;
     if (left > 0) {
-      throw invalid(
+      throw invalidField(
         `the body has ${left} bytes of binary data that no input claims (binary_data_size of the inputs adds up to ${this.#offset})`,
         "inputs",
       );
@@ -69,6 +70,3 @@ export class BinaryReader {
   }
 }
 
-function invalid(message: string, field: string): IrisError {
-  return new IrisError(Code.INVALID_ARGUMENT, message, { violations: [{ field: `${field}.parameters.binary_data_size`, description: message }] });
-}

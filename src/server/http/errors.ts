@@ -69,10 +69,11 @@ interface SchemaProblem {
   params: Record<string, unknown>;
   message?: string;
   data?: unknown;
-  parentSchema?: { description?: string; $comment?: string };
+  parentSchema?: { description?: string; $comment?: string; minItems?: number; maxItems?: number };
 }
 
 function shown(value: unknown): string {
+  if (typeof value === "number") return String(value);
   const text = JSON.stringify(value);
   return text === undefined ? String(value) : text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
@@ -90,6 +91,11 @@ function violationOf(problem: SchemaProblem): FieldViolation | undefined {
     case "additionalProperties":
       return { field: fieldPath(instancePath, String(params.additionalProperty)), description: "is not a field of this request" };
     case "type":
+      // ajv's numbers are finite: 1e999 (parsed as Infinity) fails `type`.
+      if (measurement && typeof data === "number") return { field: fieldPath(instancePath), description: measurementProblem(data)! };
+      if (instancePath === "" && (data === null || data === undefined)) {
+        return { field: "body", description: "is empty or null; send a JSON object" };
+      }
       return { field: fieldPath(instancePath), description: `must be ${article(String(params.type))}, got ${shown(data)}` };
     case "minimum":
     case "exclusiveMinimum":
@@ -100,10 +106,11 @@ function violationOf(problem: SchemaProblem): FieldViolation | undefined {
     case "minItems":
     case "maxItems": {
       const count = Array.isArray(data) ? data.length : 0;
-      const expected = problem.parentSchema?.description;
+      const { description: what, minItems, maxItems } = problem.parentSchema ?? {};
+      const bound = minItems === maxItems ? "" : keyword === "minItems" ? "at least " : "at most ";
       return {
         field: fieldPath(instancePath),
-        description: `has ${count} value${count === 1 ? "" : "s"}, expected ${keyword === "minItems" ? "at least" : "at most"} ${String(params.limit)}${expected ? ` (${expected})` : ""}`,
+        description: `has ${count} value${count === 1 ? "" : "s"}, expected ${bound}${String(params.limit)}${what ? ` (${what})` : ""}`,
       };
     }
     case "enum":

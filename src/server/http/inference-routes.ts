@@ -5,11 +5,11 @@
  * ../oip/; this module maps JSON (and binary parts) to them and back.
  */
 import type { FastifyReply } from "fastify";
-import { Code, IrisError } from "../../errors.js";
 import { checkModel, EXTENSIONS, infer, modelMetadata, SERVER_NAME, type InferInput, type OutputTensor } from "../oip/inference.js";
 import { bytesElements, fp64Bytes, int64Bytes, numbersFromBytes, numbersFromJson } from "../oip/tensors.js";
 import type { Readiness } from "../readiness.js";
 import type { ServedModel } from "../served-model.js";
+import { invalidField } from "../validate.js";
 import { BinaryReader, INFERENCE_HEADER } from "./binary.js";
 import {
   errors,
@@ -190,15 +190,15 @@ function inputsOf(body: InferRequest, binary: Buffer | undefined): InferInput[] 
     let bytes: Buffer | undefined;
     if (size !== undefined) {
       if (reader === undefined) {
-        throw invalid(
+        throw invalidField(
           `${path}.parameters.binary_data_size is set, but the request has no binary part (send the ${INFERENCE_HEADER} header with the JSON part's length)`,
           `${path}.parameters.binary_data_size`,
         );
       }
-      if (input.data !== undefined) throw invalid(`${path} has both data and binary_data_size; send its values one way`, `${path}.data`);
+      if (input.data !== undefined) throw invalidField(`${path} has both data and binary_data_size; send its values one way`, `${path}.data`);
       bytes = reader.take(size, path);
     } else if (input.data === undefined) {
-      throw invalid(`${path} has no data (nor binary_data_size)`, `${path}.data`);
+      throw invalidField(`${path} has no data (nor binary_data_size)`, `${path}.data`);
     }
     return {
       path,
@@ -213,6 +213,3 @@ function inputsOf(body: InferRequest, binary: Buffer | undefined): InferInput[] 
   return inputs;
 }
 
-function invalid(message: string, field: string): IrisError {
-  return new IrisError(Code.INVALID_ARGUMENT, message, { violations: [{ field, description: message }] });
-}

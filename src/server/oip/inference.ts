@@ -15,7 +15,7 @@
 import { Code, IrisError } from "../../errors.js";
 import type { ServedModel } from "../served-model.js";
 import { FLOWER_FIELDS } from "../served-model.js";
-import { readColumns, readMatrix } from "../validate.js";
+import { invalidField, readColumns, readMatrix } from "../validate.js";
 import { elementCount, numericDatatype, type NumericDatatype } from "./tensors.js";
 
 /** What ServerMetadata calls this server. */
@@ -124,9 +124,6 @@ export function modelProperties(served: ServedModel): Record<string, string> {
   };
 }
 
-function invalid(message: string, field: string): IrisError {
-  return new IrisError(Code.INVALID_ARGUMENT, message, { violations: [{ field, description: message }] });
-}
 
 /** The requested outputs, resolved: kind and name (as asked). */
 function requestedOutputs(names: readonly string[]): { kind: OutputKind; name: string }[] {
@@ -135,19 +132,19 @@ function requestedOutputs(names: readonly string[]): { kind: OutputKind; name: s
   return names.map((name, i) => {
     const kind = (OUTPUTS as readonly string[]).includes(name) ? (name as OutputKind) : ALIASES[name];
     if (kind === undefined) {
-      throw invalid(
+      throw invalidField(
         `outputs[${i}].name ${JSON.stringify(name)} is not an output of this model (${OUTPUTS.join(", ")}; output-0 is predict)`,
         `outputs[${i}].name`,
       );
     }
-    if (seen.has(name)) throw invalid(`outputs[${i}].name ${JSON.stringify(name)} is asked for twice`, `outputs[${i}].name`);
+    if (seen.has(name)) throw invalidField(`outputs[${i}].name ${JSON.stringify(name)} is asked for twice`, `outputs[${i}].name`);
     seen.add(name);
     return { kind, name };
   });
 }
 
 function checkRows(rows: number, maxBatchRows: number, path: string): void {
-  if (rows === 0) throw invalid(`${path} has no rows; send at least one flower`, `${path}.shape`);
+  if (rows === 0) throw invalidField(`${path} has no rows; send at least one flower`, `${path}.shape`);
   if (rows > maxBatchRows) {
     throw new IrisError(
       Code.RESOURCE_EXHAUSTED,
@@ -166,7 +163,7 @@ function readInputs(served: ServedModel, inputs: readonly InferInput[], maxBatch
     const count = elementCount(input.shape, input.path);
     const shape = input.shape as number[];
     if (shape.length !== 2 || shape[1] !== FEATURES.length) {
-      throw invalid(`${input.path}.shape is ${JSON.stringify(shape)}; the model takes ${INPUT_FORMS}`, `${input.path}.shape`);
+      throw invalidField(`${input.path}.shape is ${JSON.stringify(shape)}; the model takes ${INPUT_FORMS}`, `${input.path}.shape`);
     }
     const rows = shape[0]!;
     checkRows(rows, maxBatchRows, input.path);
@@ -179,7 +176,7 @@ function readInputs(served: ServedModel, inputs: readonly InferInput[], maxBatch
   const missing = FEATURES.filter((f) => !byName.has(f));
   if (inputs.length !== FEATURES.length || missing.length > 0 || byName.size !== inputs.length) {
     const names = inputs.map((i) => JSON.stringify(i.name)).join(", ");
-    throw invalid(`the request has ${inputs.length} input tensors (${names || "none"}); the model takes ${INPUT_FORMS}`, "inputs");
+    throw invalidField(`the request has ${inputs.length} input tensors (${names || "none"}); the model takes ${INPUT_FORMS}`, "inputs");
   }
   let rows = -1;
   const columns = FEATURES.map((feature) => {
@@ -188,13 +185,13 @@ function readInputs(served: ServedModel, inputs: readonly InferInput[], maxBatch
     const count = elementCount(input.shape, input.path);
     const shape = input.shape as number[];
     if (!(shape.length === 1 || (shape.length === 2 && shape[1] === 1))) {
-      throw invalid(`${input.path}.shape is ${JSON.stringify(shape)}; a tensor named after a feature is [N] or [N, 1]`, `${input.path}.shape`);
+      throw invalidField(`${input.path}.shape is ${JSON.stringify(shape)}; a tensor named after a feature is [N] or [N, 1]`, `${input.path}.shape`);
     }
     if (rows === -1) {
       rows = shape[0]!;
       checkRows(rows, maxBatchRows, input.path);
     } else if (shape[0] !== rows) {
-      throw invalid(`${input.path} has ${shape[0]} rows, but ${inputs[0]!.path} has ${rows}`, `${input.path}.shape`);
+      throw invalidField(`${input.path} has ${shape[0]} rows, but ${inputs[0]!.path} has ${rows}`, `${input.path}.shape`);
     }
     return { input, values: input.read(datatype, shape, count) };
   });
@@ -212,7 +209,7 @@ function readInputs(served: ServedModel, inputs: readonly InferInput[], maxBatch
 /** Runs the model on the request's inputs and builds the outputs asked for, in the order asked. */
 export function infer(served: ServedModel, modelName: string, request: InferenceRequest, maxBatchRows: number): InferenceResult {
   const wanted = requestedOutputs(request.outputs);
-  if (request.inputs.length === 0) throw invalid(`the request has no inputs; the model takes ${INPUT_FORMS}`, "inputs");
+  if (request.inputs.length === 0) throw invalidField(`the request has no inputs; the model takes ${INPUT_FORMS}`, "inputs");
   const { x, rows } = readInputs(served, request.inputs, maxBatchRows);
   const model = served.model;
   const k = model.numClasses;

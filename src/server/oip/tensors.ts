@@ -7,7 +7,7 @@
  * naming the tensor by its path in the request (`inputs[0]`).
  */
 import { endianness } from "node:os";
-import { Code, IrisError } from "../../errors.js";
+import { invalidField } from "../validate.js";
 import type { InferTensorContents } from "../../gen/inference/open_inference_grpc.js";
 
 /** Bytes per element of each datatype; BYTES elements vary. */
@@ -42,15 +42,12 @@ const INTEGER_RANGES: Partial<Record<NumericDatatype, [number, number]>> = {
   INT64: [-Number.MAX_VALUE, Number.MAX_VALUE],
 };
 
-function invalid(message: string, field: string): IrisError {
-  return new IrisError(Code.INVALID_ARGUMENT, message, { violations: [{ field, description: message }] });
-}
 
 /** `datatype` as a numeric datatype, or INVALID_ARGUMENT. */
 export function numericDatatype(datatype: string, path: string): NumericDatatype {
   const known = Object.hasOwn(DATATYPE_SIZES, datatype);
   if (known && datatype !== "BOOL" && datatype !== "BYTES") return datatype as NumericDatatype;
-  throw invalid(
+  throw invalidField(
     known
       ? `${path}.datatype ${datatype} cannot carry measurements; send a numeric datatype (FP64, FP32, INT64, ...)`
       : `${path}.datatype ${JSON.stringify(datatype)} is not a datatype of the protocol (BOOL, UINT8..UINT64, INT8..INT64, FP16, FP32, FP64, BYTES)`,
@@ -66,11 +63,11 @@ export function elementCount(shape: readonly unknown[], path: string): number {
   let count = 1;
   for (const [i, d] of shape.entries()) {
     if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
-      throw invalid(`${path}.shape[${i}] must be a whole number >= 0, got ${JSON.stringify(d)}`, `${path}.shape`);
+      throw invalidField(`${path}.shape[${i}] must be a whole number >= 0, got ${JSON.stringify(d)}`, `${path}.shape[${i}]`);
     }
     count *= d;
   }
-  if (!Number.isSafeInteger(count)) throw invalid(`${path}.shape ${JSON.stringify(shape)} has too many elements`, `${path}.shape`);
+  if (!Number.isSafeInteger(count)) throw invalidField(`${path}.shape ${JSON.stringify(shape)} has too many elements`, `${path}.shape`);
   return count;
 }
 
@@ -78,7 +75,7 @@ function checkInteger(value: number, datatype: NumericDatatype, where: () => str
   const range = INTEGER_RANGES[datatype];
   if (range === undefined) return;
   if (!Number.isInteger(value) || value < range[0] || value > range[1]) {
-    throw invalid(`${where()} is ${value}, not a value of datatype ${datatype}`, where());
+    throw invalidField(`${where()} is ${value}, not a value of datatype ${datatype}`, where());
   }
 }
 
@@ -89,12 +86,12 @@ function checkInteger(value: number, datatype: NumericDatatype, where: () => str
  */
 export function numbersFromJson(data: unknown, datatype: NumericDatatype, shape: readonly number[], path: string): Float64Array {
   const count = shape.reduce((a, b) => a * b, 1);
-  if (!Array.isArray(data)) throw invalid(`${path}.data must be an array of numbers, got ${describe(data)}`, `${path}.data`);
+  if (!Array.isArray(data)) throw invalidField(`${path}.data must be an array of numbers, got ${describe(data)}`, `${path}.data`);
   const out = new Float64Array(count);
   const nested = data.length > 0 && Array.isArray(data[0]);
   if (!nested) {
     if (data.length !== count) {
-      throw invalid(`${path}.data has ${data.length} values, but shape ${JSON.stringify(shape)} needs ${count}`, `${path}.data`);
+      throw invalidField(`${path}.data has ${data.length} values, but shape ${JSON.stringify(shape)} needs ${count}`, `${path}.data`);
     }
     for (let i = 0; i < count; i++) out[i] = jsonNumber(data[i], datatype, () => `${path}.data[${i}]`);
     return out;
@@ -107,7 +104,7 @@ export function numbersFromJson(data: unknown, datatype: NumericDatatype, shape:
     }
     if (!Array.isArray(value) || value.length !== shape[depth]) {
       const got = Array.isArray(value) ? `${value.length} entries` : describe(value);
-      throw invalid(
+      throw invalidField(
         `${where} must be an array of ${shape[depth]} entries (shape ${JSON.stringify(shape)}), got ${got}`,
         `${path}.data`,
       );
@@ -119,7 +116,7 @@ export function numbersFromJson(data: unknown, datatype: NumericDatatype, shape:
 }
 
 function jsonNumber(value: unknown, datatype: NumericDatatype, where: () => string): number {
-  if (typeof value !== "number") throw invalid(`${where()} must be a number, got ${describe(value)}`, where());
+  if (typeof value !== "number") throw invalidField(`${where()} must be a number, got ${describe(value)}`, where());
   checkInteger(value, datatype, where);
   return value;
 }
@@ -164,12 +161,12 @@ export function numbersFromContents(
   path: string,
 ): ArrayLike<number> {
   if (datatype === "FP16") {
-    throw invalid(`${path}: FP16 values travel only in raw_input_contents (contents has no 16-bit float field)`, `${path}.contents`);
+    throw invalidField(`${path}: FP16 values travel only in raw_input_contents (contents has no 16-bit float field)`, `${path}.contents`);
   }
   const field = CONTENTS_FIELD[datatype];
   for (const [key, values] of Object.entries(contents ?? {}) as [keyof InferTensorContents, unknown[]][]) {
     if (key !== field && values.length > 0) {
-      throw invalid(
+      throw invalidField(
         `${path}.contents has ${SNAKE[key]}, but datatype ${datatype} travels in ${SNAKE[field]}`,
         `${path}.contents.${SNAKE[key]}`,
       );
@@ -177,7 +174,7 @@ export function numbersFromContents(
   }
   const values: number[] = contents?.[field] ?? [];
   if (values.length !== count) {
-    throw invalid(
+    throw invalidField(
       `${path}.contents.${SNAKE[field]} has ${values.length} values, but the shape needs ${count}`,
       `${path}.contents.${SNAKE[field]}`,
     );
@@ -196,7 +193,7 @@ export function numbersFromContents(
 export function numbersFromBytes(bytes: Uint8Array, datatype: NumericDatatype, count: number, path: string): ArrayLike<number> {
   const size = DATATYPE_SIZES[datatype];
   if (bytes.byteLength !== count * size) {
-    throw invalid(
+    throw invalidField(
       `${path} has ${bytes.byteLength} bytes of data, but ${count} ${datatype} values take ${count * size}`,
       path,
     );
