@@ -42,7 +42,7 @@ export interface ValidationReport {
   problems: ManifestProblem[];
 }
 
-interface ParsedDoc extends ManifestObject {
+export interface ParsedDoc extends ManifestObject {
   doc: Document;
   lines: LineCounter;
 }
@@ -56,13 +56,13 @@ const KUSTOMIZATION_KEYS = new Set([
   "openapi", "crds", "vars", "replacements", "sortOptions",
 ]);
 
-function problemAt(parsed: ParsedDoc, keys: readonly PathKey[], message: string): ManifestProblem {
+export function problemAt(parsed: ParsedDoc, keys: readonly PathKey[], message: string): ManifestProblem {
   const position = fieldPosition(parsed.doc.contents, keys, parsed.lines, parsed.doc.contents?.range?.[0] ?? 0);
   return { file: parsed.file, ...position, field: fieldPath(keys), message };
 }
 
 /** Reads every YAML document; syntax errors become problems. */
-function parseFiles(files: string[], problems: ManifestProblem[]): ParsedDoc[] {
+export function parseFiles(files: string[], problems: ManifestProblem[]): ParsedDoc[] {
   const parsed: ParsedDoc[] = [];
   for (const file of files) {
     const lines = new LineCounter();
@@ -97,7 +97,7 @@ function parseFiles(files: string[], problems: ManifestProblem[]): ParsedDoc[] {
   return parsed;
 }
 
-function checkKustomization(parsed: ParsedDoc, problems: ManifestProblem[]): void {
+export function checkKustomization(parsed: ParsedDoc, problems: ManifestProblem[]): void {
   for (const key of Object.keys(parsed.object)) {
     if (!KUSTOMIZATION_KEYS.has(key)) problems.push(problemAt(parsed, [key], `unknown field "${key}" in Kustomization`));
   }

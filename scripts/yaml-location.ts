@@ -1,7 +1,7 @@
 /**
  * Shared by the offline YAML validators (validate-k8s.ts,
- * validate-workflows.ts): how a field is named in a message and where it
- * stands in the file.
+ * validate-kserve.ts, validate-workflows.ts): how a field is named in a
+ * message and where it stands in the file.
  */
 import { isMap, isSeq, type LineCounter, type Node as YamlNode } from "yaml";
 
