@@ -14,10 +14,14 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface ServerConfig {
   /** Interface to listen on. */
   readonly host: string;
-  /** TCP port; 0 picks a free one (the start log line reports it). */
+  /** gRPC port; 0 picks a free one (the start log line reports it). */
   readonly port: number;
-  /** Path of the model artifact to serve. */
+  /** HTTP port (`/predict`, the Open Inference Protocol's REST binding); 0 picks a free one; undefined: off. */
+  readonly httpPort: number | undefined;
+  /** Path of the model artifact to serve, or of a directory holding model.json. */
   readonly modelPath: string;
+  /** The model's name in the Open Inference Protocol; undefined: the artifact's name. */
+  readonly modelName: string | undefined;
   /** Largest BatchPredict batch, in rows; larger ones get RESOURCE_EXHAUSTED. */
   readonly maxBatchRows: number;
   /** Largest request message, in bytes; larger ones get RESOURCE_EXHAUSTED. */
@@ -50,7 +54,9 @@ export const DEFAULT_MAX_RECEIVE_BYTES = 8 * 1024 * 1024;
 export const DEFAULTS: ServerConfig = Object.freeze({
   host: "0.0.0.0",
   port: 50051,
+  httpPort: 8080,
   modelPath: "artifacts/model.json",
+  modelName: undefined,
   maxBatchRows: DEFAULT_MAX_BATCH_ROWS,
   maxReceiveBytes: DEFAULT_MAX_RECEIVE_BYTES,
   logLevel: "info",
@@ -68,7 +74,9 @@ const MAX_CONNECTION_AGE_LIMIT_MS = 86_400_000;
 export const SETTINGS: Readonly<Record<keyof ServerConfig, { flag: string; env: string }>> = Object.freeze({
   host: { flag: "host", env: "IRIS_HOST" },
   port: { flag: "port", env: "IRIS_PORT" },
+  httpPort: { flag: "http-port", env: "IRIS_HTTP_PORT" },
   modelPath: { flag: "model", env: "IRIS_MODEL" },
+  modelName: { flag: "model-name", env: "IRIS_MODEL_NAME" },
   maxBatchRows: { flag: "max-batch-rows", env: "IRIS_MAX_BATCH_ROWS" },
   maxReceiveBytes: { flag: "max-receive-bytes", env: "IRIS_MAX_RECEIVE_BYTES" },
   logLevel: { flag: "log-level", env: "IRIS_LOG_LEVEL" },
@@ -96,15 +104,20 @@ function invalid(raw: Raw, expectation: string): IrisError {
   return new IrisError(Code.INVALID_ARGUMENT, `${raw.source} must be ${expectation}, got ${JSON.stringify(raw.value)}`);
 }
 
-function integer(raw: Raw | undefined, fallback: number, min: number, max: number): number {
+function integer(raw: Raw | undefined, fallback: number, min: number, max: number, or?: string): number {
   if (raw === undefined) return fallback;
   const text = raw.value.trim();
   const value = /^[+-]?\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalid(raw, `a whole number from ${min} to ${max}`);
+    throw invalid(raw, `a whole number from ${min} to ${max}${or === undefined ? "" : ` or ${or}`}`);
   }
   return value;
 }
+
+/** `--http-port off` (or IRIS_HTTP_PORT=off) turns the HTTP server off. */
+const HTTP_OFF = /^off$/i;
+/** A model name as it appears in URL paths (/v2/models/{name}) and KServe resource names. */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 
 /** Reads and validates the server configuration. Throws IrisError (INVALID_ARGUMENT). */
 export function loadConfig({ flags = {}, env = {} }: ConfigSources = {}): ServerConfig {
@@ -124,6 +137,15 @@ export function loadConfig({ flags = {}, env = {} }: ConfigSources = {}): Server
   const modelRaw = raw("modelPath");
   const modelPath = modelRaw === undefined ? DEFAULTS.modelPath : modelRaw.value;
   if (modelRaw && modelPath.trim() === "") throw invalid(modelRaw, "the path of a model artifact");
+
+  const httpRaw = raw("httpPort");
+  const httpOff = httpRaw !== undefined && HTTP_OFF.test(httpRaw.value.trim());
+
+  const nameRaw = raw("modelName");
+  const modelName = nameRaw?.value.trim();
+  if (nameRaw && !MODEL_NAME.test(modelName!)) {
+    throw invalid(nameRaw, "a model name of letters, digits, '.', '_' and '-', starting with a letter or digit, at most 253 characters");
+  }
 
   const levelRaw = raw("logLevel");
   const level = levelRaw === undefined ? DEFAULTS.logLevel : levelRaw.value.trim().toLowerCase();
@@ -145,7 +167,9 @@ export function loadConfig({ flags = {}, env = {} }: ConfigSources = {}): Server
   return Object.freeze({
     host,
     port: integer(raw("port"), DEFAULTS.port, 0, 65_535),
+    httpPort: httpOff ? undefined : integer(httpRaw, DEFAULTS.httpPort!, 0, 65_535, '"off"'),
     modelPath,
+    modelName,
     maxBatchRows: integer(raw("maxBatchRows"), DEFAULTS.maxBatchRows, 1, 10_000_000),
     // grpc-js takes a signed 32-bit limit.
     maxReceiveBytes: integer(raw("maxReceiveBytes"), DEFAULTS.maxReceiveBytes, 1024, 2 ** 31 - 1),

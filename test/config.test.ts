@@ -17,7 +17,9 @@ describe("loadConfig", () => {
     expect(loadConfig({ env: {} })).toEqual({
       host: "0.0.0.0",
       port: 50051,
+      httpPort: 8080,
       modelPath: "artifacts/model.json",
+      modelName: undefined,
       maxBatchRows: DEFAULT_MAX_BATCH_ROWS,
       maxReceiveBytes: DEFAULT_MAX_RECEIVE_BYTES,
       logLevel: "info",
@@ -35,7 +37,9 @@ describe("loadConfig", () => {
     const env = {
       IRIS_HOST: "127.0.0.1",
       IRIS_PORT: "6000",
+      IRIS_HTTP_PORT: "6001",
       IRIS_MODEL: "/models/m.json",
+      IRIS_MODEL_NAME: "iris",
       IRIS_MAX_BATCH_ROWS: "500",
       IRIS_MAX_RECEIVE_BYTES: "65536",
       IRIS_LOG_LEVEL: "DEBUG",
@@ -48,7 +52,9 @@ describe("loadConfig", () => {
     expect(loadConfig({ env })).toEqual({
       host: "127.0.0.1",
       port: 6000,
+      httpPort: 6001,
       modelPath: "/models/m.json",
+      modelName: "iris",
       maxBatchRows: 500,
       maxReceiveBytes: 65536,
       logLevel: "debug",
@@ -63,6 +69,12 @@ describe("loadConfig", () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it("turns the HTTP server off with --http-port off, in any case", () => {
+    expect(loadConfig({ flags: { httpPort: "off" } }).httpPort).toBeUndefined();
+    expect(loadConfig({ env: { IRIS_HTTP_PORT: "OFF" } }).httpPort).toBeUndefined();
+    expect(loadConfig({ env: { IRIS_HTTP_PORT: "off" }, flags: { httpPort: "0" } }).httpPort).toBe(0);
+  });
+
   it("treats an empty variable as unset", () => {
     expect(loadConfig({ env: { IRIS_PORT: "", IRIS_LOG_LEVEL: "" } })).toMatchObject({ port: 50051, logLevel: "info" });
   });
@@ -71,6 +83,12 @@ describe("loadConfig", () => {
     [{ env: { IRIS_PORT: "abc" } }, 'IRIS_PORT must be a whole number from 0 to 65535, got "abc"'],
     [{ flags: { port: "65536" } }, '--port must be a whole number from 0 to 65535, got "65536"'],
     [{ flags: { port: "80.5" } }, '--port must be a whole number from 0 to 65535, got "80.5"'],
+    [{ flags: { httpPort: "none" } }, '--http-port must be a whole number from 0 to 65535 or "off", got "none"'],
+    [{ env: { IRIS_HTTP_PORT: "70000" } }, 'IRIS_HTTP_PORT must be a whole number from 0 to 65535 or "off", got "70000"'],
+    [
+      { flags: { modelName: "iris/v2" } },
+      "--model-name must be a model name of letters, digits, '.', '_' and '-', starting with a letter or digit, at most 253 characters, got \"iris/v2\"",
+    ],
     [{ flags: { port: "" } }, '--port must be a whole number from 0 to 65535, got ""'],
     [{ env: { IRIS_MAX_BATCH_ROWS: "0" } }, 'IRIS_MAX_BATCH_ROWS must be a whole number from 1 to 10000000, got "0"'],
     [{ flags: { maxReceiveBytes: "1e6" } }, '--max-receive-bytes must be a whole number from 1024 to 2147483647, got "1e6"'],

@@ -1,5 +1,6 @@
 /** Reading a model artifact from disk: the only I/O in src/model. */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { Code, IrisError } from "../errors.js";
 import { validateArtifact } from "./artifact.js";
 import { IrisModel } from "./model.js";
@@ -29,6 +30,15 @@ export function parseModel(text: string, source = "model"): IrisModel {
   }
   return new IrisModel(validateArtifact(json, source));
 }
+
+/** The file `MODEL_FILE` in `path` when `path` is a directory (as KServe's storage initializer fills /mnt/models), else `path`. */
+export async function resolveModelPath(path: string): Promise<string> {
+  const info = await stat(path).catch(() => undefined);
+  return info?.isDirectory() ? join(path, MODEL_FILE) : path;
+}
+
+/** The artifact's file name in a model directory. */
+export const MODEL_FILE = "model.json";
 
 /** Reads, parses and fully validates a model artifact file. */
 export async function loadModelFile(path: string): Promise<IrisModel> {

@@ -8,7 +8,8 @@
  */
 import { DEFAULTS, loadConfig, SETTINGS, type ServerConfig } from "../../config.js";
 import { createLogger } from "../../logger.js";
-import { loadModelFile } from "../../model/index.js";
+import { createRequire } from "node:module";
+import { loadModelFile, resolveModelPath } from "../../model/index.js";
 import { ModelHolder } from "../../server/model-holder.js";
 import { serveModel } from "../../server/served-model.js";
 import { routeGrpcLogs } from "../../server/grpc/server.js";
@@ -22,20 +23,26 @@ const line = (key: keyof ServerConfig, value: string, text: string, fallback = `
 
 export const serve: Command = {
   name: "serve",
-  summary: "Serve the model over gRPC (iris.v1.IrisService, health, reflection)",
+  summary: "Serve the model over gRPC and HTTP (iris.v1, the Open Inference Protocol, /predict)",
   help: [
     "Usage: iris serve [options]",
     "",
-    "Serves the model artifact over gRPC until SIGTERM or SIGINT, then stops",
-    "gracefully: health goes NOT_SERVING, new calls are refused and calls in",
-    "flight get the grace period to finish. Logs are JSON lines on stdout; the",
-    'first info line ("serving") gives the address, the bound port and the',
-    "model version. Flags override the environment variables in brackets.",
+    "Serves the model artifact until SIGTERM or SIGINT: on the gRPC port",
+    "iris.v1.IrisService, inference.GRPCInferenceService (the Open Inference",
+    "Protocol), grpc.health.v1 and reflection; on the HTTP port POST /predict,",
+    "the Open Inference Protocol's REST binding (/v2/...), /openapi.json and",
+    "/docs. At a signal it stops gracefully: readiness turns false (health",
+    "NOT_SERVING, /v2/health/ready 503), new connections are refused and calls",
+    "in flight get the grace period to finish. Logs are JSON lines on stdout;",
+    'the first info line ("serving") gives the addresses, the bound ports and',
+    "the model version. Flags override the environment variables in brackets.",
     "",
     "Options:",
     line("host", "HOST", "Interface to listen on"),
-    line("port", "PORT", "Port; 0 picks a free one"),
-    line("modelPath", "PATH", "Model artifact to serve"),
+    line("port", "PORT", "gRPC port; 0 picks a free one"),
+    line("httpPort", "PORT|off", "HTTP port; 0 picks a free one; off: none"),
+    line("modelPath", "PATH", "Model artifact to serve, or a directory holding model.json"),
+    line("modelName", "NAME", "The model's name in the Open Inference Protocol", "default: the artifact's name"),
     line("maxBatchRows", "N", "Most rows per BatchPredict call"),
     line("maxReceiveBytes", "N", "Largest request message"),
     line("logLevel", "LEVEL", "fatal|error|warn|info|debug|trace|silent"),
@@ -49,33 +56,11 @@ export const serve: Command = {
   ].join("\n"),
 
   async run(argv, io) {
-    const { values } = parseFlags(argv, {
-      host: { type: "string" },
-      port: { type: "string" },
-      model: { type: "string" },
-      "max-batch-rows": { type: "string" },
-      "max-receive-bytes": { type: "string" },
-      "log-level": { type: "string" },
-      "shutdown-grace-ms": { type: "string" },
-      "max-connection-age-ms": { type: "string" },
-      "max-connection-age-grace-ms": { type: "string" },
-      "tls-cert": { type: "string" },
-      "tls-key": { type: "string" },
-    });
+    // One string flag per setting, named as SETTINGS says.
+    const keys = Object.keys(SETTINGS) as (keyof ServerConfig)[];
+    const { values } = parseFlags(argv, Object.fromEntries(keys.map((k) => [SETTINGS[k].flag, { type: "string" as const }])));
     const config = loadConfig({
-      flags: {
-        host: values.host,
-        port: values.port,
-        modelPath: values.model,
-        maxBatchRows: values["max-batch-rows"],
-        maxReceiveBytes: values["max-receive-bytes"],
-        logLevel: values["log-level"],
-        shutdownGraceMs: values["shutdown-grace-ms"],
-        maxConnectionAgeMs: values["max-connection-age-ms"],
-        maxConnectionAgeGraceMs: values["max-connection-age-grace-ms"],
-        tlsCertPath: values["tls-cert"],
-        tlsKeyPath: values["tls-key"],
-      },
+      flags: Object.fromEntries(keys.map((k) => [k, values[SETTINGS[k].flag] as string | undefined])),
       env: process.env,
     });
     const logger = createLogger({ level: config.logLevel, destination: io.stdout });
@@ -84,8 +69,9 @@ export const serve: Command = {
     const signals = new ShutdownSignals(logger);
     try {
       logger.debug({ model: config.modelPath, tls: config.tlsCertPath !== undefined }, "starting");
+      const modelPath = await resolveModelPath(config.modelPath);
       const [model, tls] = await Promise.all([
-        loadModelFile(config.modelPath),
+        loadModelFile(modelPath),
         config.tlsCertPath !== undefined && config.tlsKeyPath !== undefined
           ? loadServerTls(config.tlsCertPath, config.tlsKeyPath)
           : undefined,
@@ -98,8 +84,11 @@ export const serve: Command = {
       const server = await startIrisServer({
         host: config.host,
         port: config.port,
+        httpPort: config.httpPort,
         holder,
         logger,
+        modelName: config.modelName,
+        serverVersion: packageVersion(),
         maxBatchRows: config.maxBatchRows,
         maxReceiveBytes: config.maxReceiveBytes,
         maxConnectionAgeMs: config.maxConnectionAgeMs,
@@ -111,7 +100,13 @@ export const serve: Command = {
           address: server.address,
           host: server.host,
           port: server.port,
-          model: { name: model.artifact.name, version: model.version, path: config.modelPath },
+          httpPort: server.httpPort ?? "off",
+          model: {
+            name: model.artifact.name,
+            version: model.version,
+            path: modelPath,
+            ...(config.modelName !== undefined ? { servedAs: config.modelName } : {}),
+          },
           maxBatchRows: config.maxBatchRows,
           maxReceiveBytes: config.maxReceiveBytes,
           shutdownGraceMs: config.shutdownGraceMs,
@@ -131,6 +126,11 @@ export const serve: Command = {
     }
   },
 };
+
+/** The package's version, for the Open Inference Protocol's server metadata. */
+function packageVersion(): string {
+  return (createRequire(import.meta.url)("../../../package.json") as { version: string }).version;
+}
 
 function tlsSummary(certPath: string, tls: ServerTls): Record<string, unknown> {
   const { subject, subjectAltName, validTo } = tls.certificate;
