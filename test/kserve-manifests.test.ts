@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { DEFAULTS, loadConfig, SETTINGS } from "../src/config.js";
-import { ARTIFACT_FORMAT } from "../src/model/artifact.js";
+import { ARTIFACT_FORMAT } from "../src/model/index.js";
 import { KSERVE_PROTOCOLS, manifestFiles, strictSchema, validateKServeManifests } from "../scripts/validate-kserve.js";
 import type { ManifestObject } from "../scripts/validate-k8s.js";
 

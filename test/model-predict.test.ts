@@ -4,7 +4,17 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ALGORITHM, ARTIFACT_FORMAT, IrisModel, modelVersion, type ModelArtifact } from "../src/model/index.js";
+import {
+  ALGORITHM,
+  ARTIFACT_FORMAT,
+  FEATURES,
+  IrisModel,
+  linearScores,
+  logSoftmaxAt,
+  logSumExp,
+  modelVersion,
+  type ModelArtifact,
+} from "../src/model/index.js";
 
 interface Reference {
   class_order: string[];
@@ -16,9 +26,10 @@ interface Reference {
 const ref = JSON.parse(
   readFileSync(new URL("./fixtures/sklearn-iris-logreg-C1-converged.json", import.meta.url), "utf8"),
 ) as Reference;
-const FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
+/** Provenance and metrics of a real trained artifact (prediction does not read them). */
+const committed = JSON.parse(readFileSync(new URL("../artifacts/model.json", import.meta.url), "utf8")) as ModelArtifact;
 
-function artifact(features: string[], coefficients: number[][], intercepts: number[], classes = ref.class_order): ModelArtifact {
+function artifact(features: readonly string[], coefficients: number[][], intercepts: number[], classes = ref.class_order): ModelArtifact {
   return {
     format: ARTIFACT_FORMAT,
     name: "test",
@@ -29,8 +40,8 @@ function artifact(features: string[], coefficients: number[][], intercepts: numb
     coefficients,
     intercepts,
     hyperparameters: { C: 1, penalty: "l2", maxIter: 100, tol: 1e-10, testFraction: 0, seed: 42, folds: 5 },
-    training: {},
-    metrics: {},
+    training: committed.training,
+    metrics: committed.metrics,
   };
 }
 
@@ -142,5 +153,42 @@ describe("IrisModel prediction", () => {
     expect(() => model.predictBatch(new Float64Array(7), 2, new Int32Array(2))).toThrow(RangeError);
     expect(() => model.predictBatch(new Float64Array(8), 2, new Int32Array(1))).toThrow(RangeError);
     expect(() => model.predictBatch(new Float64Array(8), 2, new Int32Array(2), new Float64Array(5))).toThrow(RangeError);
+  });
+});
+
+describe("the shared scoring functions (what the trainer evaluates with)", () => {
+  const w = Float64Array.from(ref.coefficients.flat());
+  const b = Float64Array.from(ref.intercepts);
+
+  it("give IrisModel's class, and log-probabilities whose exp is its probabilities", () => {
+    const n = 500;
+    const x = rows(n);
+    const z = new Float64Array(3);
+    for (let r = 0; r < n; r++) {
+      const p = model.predict(x.subarray(r * 4, r * 4 + 4));
+      expect(linearScores(w, b, 4, x, r * 4, z, 0)).toBe(p.classIndex);
+      for (let c = 0; c < 3; c++) {
+        expect(Math.abs(Math.exp(logSoftmaxAt(z, 0, 3, c)) - p.probabilities[c]!)).toBeLessThan(1e-14);
+      }
+    }
+  });
+
+  it("keep a log-probability exact where the probability underflows to 0", () => {
+    // A flower far into virginica's side: setosa's probability is below the smallest double.
+    const row = [5, 3, 150, 60];
+    expect(model.predict(row).probabilities[0]).toBe(0);
+    const z = new Float64Array(3);
+    linearScores(w, b, 4, row, 0, z, 0);
+    const logP = logSoftmaxAt(z, 0, 3, 0);
+    // By hand: z_setosa − log Σ exp(z), with the largest score factored out.
+    const max = Math.max(...z);
+    const byHand = z[0]! - max - Math.log(Array.from(z).reduce((s, v) => s + Math.exp(v - max), 0));
+    expect(logP).toBeLessThan(-745); // exp of it is 0 in float64
+    expect(Math.abs(logP - byHand)).toBeLessThan(1e-9 * Math.abs(byHand));
+  });
+
+  it("logSumExp does not overflow", () => {
+    expect(logSumExp(Float64Array.from([1000, 1000]), 0, 2)).toBeCloseTo(1000 + Math.LN2, 12);
+    expect(logSumExp(Float64Array.from([7, -1e308, 0, 0]), 1, 3)).toBeCloseTo(Math.LN2, 12);
   });
 });

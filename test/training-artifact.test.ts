@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, IrisError } from "../src/errors.js";
-import { ARTIFACT_FORMAT, loadModelFile, modelVersion, validateArtifact } from "../src/model/index.js";
+import { ARTIFACT_FORMAT, IrisModel, loadModelFile, modelVersion, validateArtifact } from "../src/model/index.js";
 import {
   checkQualityGate,
   checkTrainOptions,
@@ -23,16 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-interface TrainingSection {
-  dataset: unknown;
-  trainRows: number;
-  testRows: number;
-  seed: number;
-  split: { trainClassCounts: unknown };
-  optimizer: { converged: boolean; iterations: number; gradientNorm: number };
-  libraries: unknown;
-}
 
 async function readAll(out: string): Promise<Record<string, string>> {
   const files: Record<string, string> = {};
@@ -60,7 +50,7 @@ describe("training run and its artifacts", () => {
     const run = await train({ out });
     await writeTrainingOutputs(run);
     const model = await loadModelFile(join(out, "model.json"));
-    const a = model.artifact as typeof run.artifact;
+    const a = model.artifact;
     expect(a.format).toBe(ARTIFACT_FORMAT);
     expect(a.name).toBe("iris-logreg");
     expect(a.version).toMatch(/^[0-9a-f]{16}$/);
@@ -74,7 +64,7 @@ describe("training run and its artifacts", () => {
     expect(a.coefficients).toHaveLength(3);
     expect(Math.abs(a.intercepts.reduce((s, v) => s + v, 0))).toBeLessThan(1e-12);
     expect(a.hyperparameters).toEqual({ C: 1, penalty: "l2", maxIter: 100, tol: 1e-10, testFraction: 0.2, seed: 42, folds: 5 });
-    const t = a.training as unknown as TrainingSection;
+    const t = a.training;
     expect(t.dataset).toEqual({
       path: "data/iris.csv",
       sha256: "9cc1c345c71bcc9b486b74cbf6063fa66f4bb5e0f603a4b3c3471ec2e5e8e355",
@@ -98,7 +88,7 @@ describe("training run and its artifacts", () => {
     expect(petal.min).toBeGreaterThanOrEqual(1);
     expect(petal.max).toBeLessThanOrEqual(6.9);
     // Held-out metrics are consistent with each other.
-    const held = a.metrics.heldOut as { rows: number; correct: number; accuracy: number; confusionMatrix: number[][] };
+    const held = a.metrics.heldOut!;
     expect(held.rows).toBe(30);
     expect(held.confusionMatrix.flat().reduce((s, v) => s + v, 0)).toBe(30);
     expect(held.confusionMatrix.reduce((s, row, i) => s + row[i]!, 0)).toBe(held.correct);
@@ -117,12 +107,28 @@ describe("training run and its artifacts", () => {
     expect(md).toContain("| setosa | 1.000 |");
   });
 
+  it("its held-out figures are those of the saved model as the server loads it", async () => {
+    const run = await train({});
+    const model = new IrisModel(validateArtifact(JSON.parse(run.files.find((f) => f.name === "model.json")!.content)));
+    const { x, y } = run.dataset;
+    const matrix = [0, 1, 2].map(() => [0, 0, 0]);
+    let loss = 0;
+    for (const r of run.split.test) {
+      const p = model.predict(x.subarray(r * 4, r * 4 + 4));
+      matrix[y[r]!]![p.classIndex]!++;
+      loss -= Math.log(p.probabilities[y[r]!]!);
+    }
+    const heldOut = run.artifact.metrics.heldOut!;
+    expect(heldOut.confusionMatrix).toEqual(matrix);
+    expect(Math.abs(heldOut.logLoss - loss / run.split.test.length)).toBeLessThan(1e-12);
+  });
+
   it("the saved model is the one fitted on the training split; --test-fraction 0 fits all rows", async () => {
     const split = await train({});
     const all = await train({ testFraction: 0 });
     expect(all.metrics.heldOut).toBeNull();
     expect(all.split.train.length).toBe(150);
-    expect((all.artifact.training as { testRows: number }).testRows).toBe(0);
+    expect(all.artifact.training.testRows).toBe(0);
     expect(all.artifact.version).not.toBe(split.artifact.version);
     expect(all.metrics.crossValidation.rows).toBe(150);
     // All rows with C=1: scikit-learn's optimum (see training-fit.test.ts).
@@ -153,7 +159,7 @@ describe("training run and its artifacts", () => {
     const run = await train({ maxIter: 2 });
     expect(run.fit.converged).toBe(false);
     expect(run.warnings[0]).toMatch(/did not converge in 2 iterations/);
-    expect((run.artifact.training as { optimizer: { converged: boolean } }).optimizer.converged).toBe(false);
+    expect(run.artifact.training.optimizer.converged).toBe(false);
   });
 
   it("the quality gate fails below --min-accuracy and passes at or above it", async () => {
@@ -180,7 +186,9 @@ describe("options are checked up front", () => {
     [{ seed: -1 }, "--seed must be a whole number from 0 to 4294967295, got -1"],
     [{ seed: 2 ** 32 }, "--seed must be a whole number from 0 to 4294967295, got 4294967296"],
     [{ folds: 1 }, "--folds must be a whole number >= 2, got 1"],
-    [{ maxIter: 0 }, "--max-iter must be a whole number >= 1, got 0"],
+    [{ maxIter: 0 }, "--max-iter must be a whole number from 1 to 2147483647, got 0"],
+    // iris.v1.Hyperparameters.max_iter is an int32: a larger limit could not be served.
+    [{ maxIter: 2 ** 31 }, "--max-iter must be a whole number from 1 to 2147483647, got 2147483648"],
     [{ tol: 0 }, "--tol must be > 0, got 0"],
     [{ minAccuracy: 1.5 }, "--min-accuracy must be between 0 and 1, got 1.5"],
     [{ minAccuracy: 0.9, testFraction: 0 }, "--min-accuracy needs held-out rows: it cannot be used with --test-fraction 0"],

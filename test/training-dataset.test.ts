@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, IrisError } from "../src/errors.js";
-import { FEATURES, loadDataset, parseDataset } from "../src/training/index.js";
+import { FEATURES } from "../src/model/index.js";
+import { loadDataset, parseDataset } from "../src/training/index.js";
 
 const HEADER = "sepal_length,sepal_width,petal_length,petal_width,species";
 

@@ -14,10 +14,10 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { FEATURES } from "../src/model/index.js";
 import { fitSoftmax, loadDataset, type Dataset, type FitResult } from "../src/training/index.js";
 
 const CS = ["0.01", "0.1", "1", "10", "100"] as const;
-const FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
 
 interface Reference {
   C: number;

@@ -2,7 +2,9 @@
  * A loaded multinomial logistic regression: pure, allocation-free prediction.
  * The server, the CLI and the benchmarks all predict through this class.
  */
-import type { ModelArtifact } from "./artifact.js";
+import type { ModelArtifact } from "./artifact-schema.js";
+import { FEATURE_UNIT } from "./features.js";
+import { linearScores } from "./scoring.js";
 
 /** One prediction: the winning class and the probability of every class. */
 export interface Prediction {
@@ -21,7 +23,7 @@ export function measurementProblem(value: number | null | undefined): string | u
   if (value === undefined || value === null) return "is required";
   if (typeof value !== "number" || Number.isNaN(value)) return "must be a number, got NaN";
   if (!Number.isFinite(value)) return `must be finite, got ${value}`;
-  if (value < 0) return `must be >= 0 cm, got ${value}`;
+  if (value < 0) return `must be >= 0 ${FEATURE_UNIT}, got ${value}`;
   return undefined;
 }
 
@@ -35,6 +37,8 @@ export class IrisModel {
   /** Coefficients, row-major classes × features. */
   private readonly w: Float64Array;
   private readonly b: Float64Array;
+  /** Scratch scores for the argmax-only batch path. */
+  private readonly scores: Float64Array;
   /**
    * Whether the model has Iris's shape (3 classes × 4 features): prediction
    * then runs unrolled kernels, about twice as fast as the general loops and
@@ -52,6 +56,7 @@ export class IrisModel {
     this.numFeatures = artifact.features.length;
     this.w = Float64Array.from(artifact.coefficients.flat());
     this.b = Float64Array.from(artifact.intercepts);
+    this.scores = new Float64Array(this.numClasses);
     this.iris = this.numClasses === 3 && this.numFeatures === 4;
   }
 
@@ -96,21 +101,11 @@ export class IrisModel {
   /** Scores (logits) → softmax into out[offset..]; returns the argmax. */
   private predictRow(x: ArrayLike<number>, xOffset: number, out: Float64Array, offset: number): number {
     const { w, b, numClasses: k, numFeatures: d } = this;
-    let best = 0;
-    let max = -Infinity;
-    let finite = true;
+    const best = linearScores(w, b, d, x, xOffset, out, offset);
     for (let c = 0; c < k; c++) {
-      let z = b[c]!;
-      const base = c * d;
-      for (let j = 0; j < d; j++) z += w[base + j]! * x[xOffset + j]!;
-      out[offset + c] = z;
-      finite &&= Number.isFinite(z);
-      if (z > max) {
-        max = z;
-        best = c;
-      }
+      if (!Number.isFinite(out[offset + c]!)) return this.predictRowScaled(x, xOffset, out, offset);
     }
-    if (!finite) return this.predictRowScaled(x, xOffset, out, offset);
+    const max = out[offset + best]!;
     let sum = 0;
     for (let c = 0; c < k; c++) {
       const e = Math.exp(out[offset + c]! - max);
@@ -124,18 +119,10 @@ export class IrisModel {
 
   /** The most probable class without computing probabilities. */
   private argmaxRow(x: Float64Array, xOffset: number): number {
-    const { w, b, numClasses: k, numFeatures: d } = this;
-    let best = 0;
-    let max = -Infinity;
+    const { w, b, numClasses: k, numFeatures: d, scores } = this;
+    const best = linearScores(w, b, d, x, xOffset, scores, 0);
     for (let c = 0; c < k; c++) {
-      let z = b[c]!;
-      const base = c * d;
-      for (let j = 0; j < d; j++) z += w[base + j]! * x[xOffset + j]!;
-      if (!Number.isFinite(z)) return this.predictRowScaled(x, xOffset, new Float64Array(k), 0);
-      if (z > max) {
-        max = z;
-        best = c;
-      }
+      if (!Number.isFinite(scores[c]!)) return this.predictRowScaled(x, xOffset, scores, 0);
     }
     return best;
   }
@@ -186,7 +173,7 @@ export class IrisModel {
     const z1 = b[1]! + w[4]! * x0 + w[5]! * x1 + w[6]! * x2 + w[7]! * x3;
     const z2 = b[2]! + w[8]! * x0 + w[9]! * x1 + w[10]! * x2 + w[11]! * x3;
     if (!(Number.isFinite(z0) && Number.isFinite(z1) && Number.isFinite(z2))) {
-      return this.predictRowScaled(x, o, new Float64Array(3), 0);
+      return this.predictRowScaled(x, o, this.scores, 0);
     }
     let best = 0;
     let max = z0;

@@ -4,10 +4,16 @@
  * (unless SOURCE_DATE_EPOCH gave a `createdAt`), the machine or the Node
  * version, so the same data and options give the same bytes.
  */
-import { ALGORITHM, ARTIFACT_FORMAT, modelVersion, type FeatureSpec, type ModelArtifact } from "../model/index.js";
+import {
+  ALGORITHM,
+  ARTIFACT_FORMAT,
+  FEATURE_UNIT,
+  modelVersion,
+  type ArtifactMetrics,
+  type FeatureSpec,
+  type ModelArtifact,
+} from "../model/index.js";
 import type { Dataset } from "./dataset.js";
-import { UNIT } from "./dataset.js";
-import type { ClassificationMetrics } from "./metrics.js";
 import type { FitResult } from "./newton.js";
 import type { TrainOptions } from "./options.js";
 
@@ -15,34 +21,6 @@ import type { TrainOptions } from "./options.js";
 export const MODEL_NAME = "iris-logreg";
 /** Schema id of metrics.json. */
 export const METRICS_FORMAT = "iris-serve.metrics.v1";
-
-export interface HeldOutMetrics extends ClassificationMetrics {
-  logLoss: number;
-}
-
-export interface CrossValidationMetrics {
-  method: "stratified-k-fold";
-  folds: number;
-  /** Rows cross-validated (the training part). */
-  rows: number;
-  accuracyMean: number;
-  /** Population standard deviation (ddof = 0) of the fold accuracies. */
-  accuracyStd: number;
-  std: "population (ddof=0)";
-  foldAccuracies: number[];
-  /** Largest Newton iteration count among the fold fits. */
-  maxIterations: number;
-  /** Whether every fold's fit converged. */
-  allConverged: boolean;
-}
-
-export interface RunMetrics {
-  /** Held-out test rows; null when trained with --test-fraction 0. */
-  heldOut: HeldOutMetrics | null;
-  crossValidation: CrossValidationMetrics;
-  /** The saved model on its own training rows. */
-  train: { rows: number; accuracy: number; logLoss: number };
-}
 
 export interface ArtifactInput {
   options: TrainOptions;
@@ -52,12 +30,9 @@ export interface ArtifactInput {
   trainRows: Int32Array;
   testRows: Int32Array;
   fit: FitResult;
-  metrics: RunMetrics;
+  metrics: ArtifactMetrics;
   libraries: Record<string, string>;
 }
-
-/** The artifact, with `createdAt` only when the options carry one. */
-export type TrainedArtifact = ModelArtifact & { createdAt?: string };
 
 /** Statistics of each feature over the training rows (std: population, ddof = 0). */
 export function featureStatistics(dataset: Dataset, rows: Int32Array): FeatureSpec[] {
@@ -75,7 +50,7 @@ export function featureStatistics(dataset: Dataset, rows: Int32Array): FeatureSp
     const mean = sum / rows.length;
     let squares = 0;
     for (const r of rows) squares += (dataset.x[r * d + j]! - mean) ** 2;
-    return { name, unit: UNIT, min, max, mean, std: Math.sqrt(squares / rows.length) };
+    return { name, unit: FEATURE_UNIT, min, max, mean, std: Math.sqrt(squares / rows.length) };
   });
 }
 
@@ -86,7 +61,8 @@ function classCounts(classes: readonly string[], y: Int32Array, rows?: Int32Arra
   return Object.fromEntries(classes.map((c, k) => [c, counts[k]!]));
 }
 
-export function buildArtifact(input: ArtifactInput): TrainedArtifact {
+/** The artifact, with `createdAt` only when the options carry one. */
+export function buildArtifact(input: ArtifactInput): ModelArtifact {
   const { options, dataset, fit, metrics } = input;
   const k = dataset.classes.length;
   const d = dataset.featureNames.length;
@@ -144,12 +120,12 @@ export function buildArtifact(input: ArtifactInput): TrainedArtifact {
       },
       libraries: input.libraries,
     },
-    metrics: metrics as unknown as Record<string, unknown>,
+    metrics,
   };
 }
 
 /** metrics.json: the evaluation figures, tied to the model version and data set. */
-export function buildMetricsDocument(artifact: TrainedArtifact, input: ArtifactInput): Record<string, unknown> {
+export function buildMetricsDocument(artifact: ModelArtifact, input: ArtifactInput): Record<string, unknown> {
   return {
     format: METRICS_FORMAT,
     model: { name: artifact.name, version: artifact.version },

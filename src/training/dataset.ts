@@ -10,14 +10,10 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parse } from "csv-parse/sync";
 import { Code, IrisError, type FieldViolation } from "../errors.js";
-import { measurementProblem } from "../model/index.js";
+import { FEATURES, measurementProblem } from "../model/index.js";
 
-/** The measurements, in model order (the order of the coefficient columns). */
-export const FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"] as const;
-/** The label column. */
+/** The label column (the measurement columns are the model's FEATURES). */
 export const LABEL = "species";
-/** Unit of every measurement. */
-export const UNIT = "cm";
 
 /** A loaded data set: features row-major, labels as class indices. */
 export interface Dataset {

@@ -3,27 +3,13 @@
  * matrix (rows = true class, columns = predicted class), per-class
  * precision/recall/F1 (0 when undefined, as `zero_division=0`), macro-F1
  * (unweighted mean over classes), accuracy and log-loss (mean negative
- * log-probability of the true class).
+ * log-probability of the true class). Their shapes are the artifact's
+ * (src/model/artifact-schema.ts).
  */
+import type { ClassScores, HeldOutMetrics } from "../model/index.js";
 
-export interface ClassScores {
-  class: string;
-  precision: number;
-  recall: number;
-  f1: number;
-  /** Number of true rows of this class. */
-  support: number;
-}
-
-export interface ClassificationMetrics {
-  rows: number;
-  correct: number;
-  accuracy: number;
-  macroF1: number;
-  perClass: ClassScores[];
-  /** counts[true][predicted], in class order. */
-  confusionMatrix: number[][];
-}
+/** Everything of the held-out figures that the confusion matrix gives (all but the log-loss). */
+export type ClassificationMetrics = Omit<HeldOutMetrics, "logLoss">;
 
 /** counts[t][p] = number of rows of true class t predicted as p. */
 export function confusionMatrix(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, numClasses: number): number[][] {

@@ -13,6 +13,7 @@
  * intercepts (the extra term is zero there) and whose Hessian is positive
  * definite, so Newton's linear system always has a unique solution.
  */
+import { logSumExp } from "../model/index.js";
 
 /** The rows a fit sees: a row-major feature matrix, labels and a subset. */
 export interface TrainingRows {
@@ -33,15 +34,6 @@ export interface Evaluation {
   gradient: Float64Array;
   /** Hessian, P × P row-major (only when asked for). */
   hessian?: Float64Array;
-}
-
-/** Log of Σ exp(z[offset .. offset + k)) without overflow. */
-export function logSumExp(z: Float64Array, offset: number, k: number): number {
-  let max = -Infinity;
-  for (let c = 0; c < k; c++) if (z[offset + c]! > max) max = z[offset + c]!;
-  let sum = 0;
-  for (let c = 0; c < k; c++) sum += Math.exp(z[offset + c]! - max);
-  return max + Math.log(sum);
 }
 
 /**

@@ -3,7 +3,7 @@
  * Messages name the command-line flag, since that is how people set them.
  */
 import { Code, IrisError } from "../errors.js";
-import { MAX_SEED } from "./prng.js";
+import { MAX_INT32, MAX_SEED } from "../model/index.js";
 
 export interface TrainOptions {
   /** CSV file to train on. */
@@ -18,7 +18,7 @@ export interface TrainOptions {
   seed: number;
   /** Cross-validation folds, >= 2. */
   folds: number;
-  /** Most Newton iterations per fit, >= 1. */
+  /** Most Newton iterations per fit, from 1 to 2^31 − 1. */
   maxIter: number;
   /** Convergence tolerance on the scaled gradient norm, > 0. */
   tol: number;
@@ -70,7 +70,7 @@ export function checkTrainOptions(partial: Partial<TrainOptions> = {}): TrainOpt
   if (testFraction < 0 || testFraction >= 1) bad(`--test-fraction must be >= 0 and < 1, got ${testFraction}`);
   integer("seed", o.seed, 0, MAX_SEED);
   integer("folds", o.folds, 2);
-  integer("max-iter", o.maxIter, 1);
+  integer("max-iter", o.maxIter, 1, MAX_INT32);
   if (!(finite("tol", o.tol) > 0)) bad(`--tol must be > 0, got ${o.tol}`);
   if (o.minAccuracy !== undefined) {
     const min = finite("min-accuracy", o.minAccuracy);

@@ -4,9 +4,7 @@
  * integer arithmetic (`Math.imul`, shifts), no floating point and no
  * `Math.random`. Good enough for shuffling rows; not for cryptography.
  */
-
-/** Largest seed accepted by {@link Prng} (seeds are unsigned 32-bit integers). */
-export const MAX_SEED = 0xffff_ffff;
+import { MAX_SEED } from "../model/index.js";
 
 export class Prng {
   private state: number;

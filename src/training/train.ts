@@ -2,37 +2,33 @@
  * One training run: load the CSV, split it (stratified, seeded), cross-
  * validate on the training part, fit the model on the training part,
  * evaluate it on the held-out part, and render the artifacts — all in
- * memory. Nothing is written until {@link writeTrainingOutputs}, so a run
+ * memory. Nothing is written until writeTrainingOutputs (./output.ts), so a run
  * that fails (bad data, bad options, quality gate) leaves the output
  * directory untouched.
  */
-import { stat } from "node:fs/promises";
 import { isAbsolute, normalize, posix, sep } from "node:path";
 import { Code, IrisError } from "../errors.js";
-import { validateArtifact } from "../model/index.js";
-import { writeFilesAtomically, type OutputFile } from "./atomic-write.js";
 import {
-  buildArtifact,
-  buildMetricsDocument,
-  type ArtifactInput,
+  linearScores,
+  logSoftmaxAt,
+  validateArtifact,
+  type ArtifactMetrics,
   type CrossValidationMetrics,
   type HeldOutMetrics,
-  type RunMetrics,
-  type TrainedArtifact,
-} from "./build-artifact.js";
+  type ModelArtifact,
+} from "../model/index.js";
+import type { OutputFile } from "./atomic-write.js";
+import { buildArtifact, buildMetricsDocument, type ArtifactInput } from "./build-artifact.js";
 import { loadDataset, type Dataset } from "./dataset.js";
 import { formatJson } from "./json.js";
 import { classificationMetrics, confusionMatrix, logLoss, meanStd } from "./metrics.js";
 import { fitSoftmax, type FitResult } from "./newton.js";
-import { logSumExp } from "./objective.js";
 import { checkTrainOptions, type TrainOptions } from "./options.js";
+import { checkOutputDirectory, OUTPUT_FILES } from "./output.js";
 import { deriveSeed } from "./prng.js";
-import { plural, renderHtml, renderMarkdown } from "./report.js";
+import { plural, renderHtml, renderMarkdown } from "./report/index.js";
 import { rowsByClass, stratifiedKFold, stratifiedSplit, type Split } from "./split.js";
 import { libraryVersions } from "./versions.js";
-
-/** The files a run writes, in the order they are renamed into place (model last). */
-export const OUTPUT_FILES = ["report.md", "report.html", "metrics.json", "model.json"] as const;
 
 /** Independent PRNG streams derived from the seed. */
 const SPLIT_STREAM = 0;
@@ -43,15 +39,19 @@ export interface TrainingRun {
   dataset: Dataset;
   split: Split;
   fit: FitResult;
-  artifact: TrainedArtifact;
-  metrics: RunMetrics;
+  artifact: ModelArtifact;
+  metrics: ArtifactMetrics;
   /** Rendered outputs, ready to write. */
   files: OutputFile[];
   /** Things a person should know (non-convergence); the CLI prints them to stderr. */
   warnings: string[];
 }
 
-/** What a model predicts for some rows, and each row's log-probability of its true class. */
+/**
+ * What a model predicts for some rows, and each row's log-probability of its
+ * true class: scored by the model module's own arithmetic, so the figures
+ * are those of the model as it will be served.
+ */
 export function evaluateRows(
   coefficients: Float64Array,
   intercepts: Float64Array,
@@ -64,15 +64,8 @@ export function evaluateRows(
   const predicted = new Int32Array(rows.length);
   const logProbTrue = new Float64Array(rows.length);
   rows.forEach((r, i) => {
-    let best = 0;
-    for (let c = 0; c < k; c++) {
-      let s = intercepts[c]!;
-      for (let j = 0; j < d; j++) s += coefficients[c * d + j]! * dataset.x[r * d + j]!;
-      z[c] = s;
-      if (s > z[best]!) best = c;
-    }
-    predicted[i] = best;
-    logProbTrue[i] = z[dataset.y[r]!]! - logSumExp(z, 0, k);
+    predicted[i] = linearScores(coefficients, intercepts, d, dataset.x, r * d, z, 0);
+    logProbTrue[i] = logSoftmaxAt(z, 0, k, dataset.y[r]!);
   });
   return { predicted, logProbTrue };
 }
@@ -103,7 +96,6 @@ function fitRows(dataset: Dataset, rows: Int32Array, options: TrainOptions): Fit
   }
   return fit;
 }
-
 
 /** Checks what only the data can tell: every class trains, and the folds fit the smallest class. */
 function checkAgainstData(dataset: Dataset, split: Split, options: TrainOptions): void {
@@ -199,7 +191,7 @@ export async function train(partial: Partial<TrainOptions>): Promise<TrainingRun
     );
     heldOut = { ...scores, logLoss: logLoss(onTest.logProbTrue) };
   }
-  const metrics: RunMetrics = {
+  const metrics: ArtifactMetrics = {
     heldOut,
     crossValidation,
     train: { rows: split.train.length, accuracy: trainCorrect / split.train.length, logLoss: logLoss(onTrain.logProbTrue) },
@@ -266,55 +258,5 @@ export function checkQualityGate(run: TrainingRun): void {
       Code.FAILED_PRECONDITION,
       `held-out accuracy ${accuracy.toFixed(4)} (${correct}/${rows}) is below --min-accuracy ${min}; nothing was written`,
     );
-  }
-}
-
-/**
- * `--out` must be a directory or not exist yet (it is then created): a file
- * there, or a file where a parent directory should be, is a usage error
- * found before any training.
- */
-async function checkOutputDirectory(out: string): Promise<void> {
-  let isDirectory: boolean;
-  try {
-    isDirectory = (await stat(out)).isDirectory();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") {
-      throw new IrisError(Code.INVALID_ARGUMENT, `--out ${out}: part of the path is a file, not a directory`);
-    }
-    return; // absent: created when writing; anything else (permissions) is reported then
-  }
-  if (!isDirectory) throw new IrisError(Code.INVALID_ARGUMENT, `--out ${out} is a file, not a directory`);
-}
-
-/** Why a file-system call failed, in words (the errno code otherwise). */
-function fileSystemReason(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const reasons: Record<string, string> = {
-    EACCES: "permission denied",
-    EPERM: "operation not permitted",
-    EROFS: "read-only file system",
-    ENOSPC: "no space left on device",
-    EDQUOT: "disk quota exceeded",
-    ENOTDIR: "part of the path is a file, not a directory",
-    EEXIST: "a file is in the way of a directory",
-    EISDIR: "is a directory, not a file",
-  };
-  const reason = e.code !== undefined ? reasons[e.code] : undefined;
-  if (reason === undefined) return e.message;
-  return e.path !== undefined ? `${e.path}: ${reason}` : reason;
-}
-
-/**
- * Writes the run's files into `run.options.out`, atomically; returns their
- * paths. A failure is UNAVAILABLE (CLI exit 1).
- */
-export async function writeTrainingOutputs(run: TrainingRun): Promise<string[]> {
-  try {
-    return await writeFilesAtomically(run.options.out, run.files);
-  } catch (err) {
-    throw new IrisError(Code.UNAVAILABLE, `cannot write to ${run.options.out}: ${fileSystemReason(err)}`, {
-      cause: err,
-    });
   }
 }

@@ -24,8 +24,7 @@ import {
 } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { service as healthService } from "grpc-health-check";
-import { ALGORITHM, ARTIFACT_FORMAT, IrisModel, modelVersion, type ModelArtifact } from "../../src/model/index.js";
-import { FEATURES } from "../../src/training/dataset.js";
+import { ALGORITHM, ARTIFACT_FORMAT, FEATURES, IrisModel, modelVersion, type ModelArtifact } from "../../src/model/index.js";
 import { IrisServiceClient } from "../../src/gen/iris.js";
 import { memoryLogger } from "./memory-logger.js";
 import type { LogLevel } from "../../src/config.js";
@@ -68,8 +67,62 @@ export async function referenceArtifact(): Promise<ModelArtifact> {
     coefficients: ref.coefficients,
     intercepts: ref.intercepts,
     hyperparameters: { C: 1, penalty: "l2", maxIter: 1000, tol: 1e-10, testFraction: 0.2, seed: 42, folds: 5 },
-    training: { dataset: { path: "data/iris.csv", sha256, rows: 150 } },
-    metrics: { test: { accuracy: 0.97, logLoss: 0.12 }, cv: { accuracyMean: 0.96 } },
+    training: {
+      dataset: { path: "data/iris.csv", sha256, rows: 150, classCounts: { setosa: 50, versicolor: 50, virginica: 50 } },
+      trainRows: 120,
+      testRows: 30,
+      seed: 42,
+      split: {
+        method: "stratified-shuffle",
+        testFraction: 0.2,
+        prng: "mulberry32",
+        trainClassCounts: { setosa: 40, versicolor: 40, virginica: 40 },
+        testClassCounts: { setosa: 10, versicolor: 10, virginica: 10 },
+      },
+      optimizer: {
+        method: "newton",
+        linearSolver: "cholesky (ml-matrix)",
+        lineSearch: "backtracking (Armijo)",
+        objective: "0.5*||W||^2 + C*sum_i -log softmax(W x_i + b)[y_i]; intercepts unpenalised, centred",
+        iterations: 8,
+        gradientNorm: 1e-14,
+        gradientNormDefinition: "max |gradient| / (C * trainRows)",
+        converged: true,
+        objectiveValue: 25.9,
+      },
+      libraries: { "iris-serve": "0.1.0", "ml-matrix": "6.15.1", "csv-parse": "7.0.3" },
+    },
+    metrics: {
+      heldOut: {
+        rows: 30,
+        correct: 29,
+        accuracy: 29 / 30,
+        macroF1: 0.9665831244778613,
+        perClass: [
+          { class: "setosa", precision: 1, recall: 1, f1: 1, support: 10 },
+          { class: "versicolor", precision: 1, recall: 0.9, f1: 0.9473684210526316, support: 10 },
+          { class: "virginica", precision: 10 / 11, recall: 1, f1: 0.9523809523809523, support: 10 },
+        ],
+        confusionMatrix: [
+          [10, 0, 0],
+          [0, 9, 1],
+          [0, 0, 10],
+        ],
+        logLoss: 0.12,
+      },
+      crossValidation: {
+        method: "stratified-k-fold",
+        folds: 5,
+        rows: 120,
+        accuracyMean: 0.9583333333333334,
+        accuracyStd: 0.03726779962499651,
+        std: "population (ddof=0)",
+        foldAccuracies: [1, 23 / 24, 22 / 24, 1, 22 / 24],
+        maxIterations: 8,
+        allConverged: true,
+      },
+      train: { rows: 120, accuracy: 0.975, logLoss: 0.11 },
+    },
   };
 }
 

@@ -13,7 +13,7 @@
 import { DEFAULTS, SETTINGS } from "../../config.js";
 import { Code, IrisError } from "../../errors.js";
 import { loadModelFile, measurementProblem } from "../../model/index.js";
-import { FEATURES } from "../../training/dataset.js";
+import { FEATURES } from "../../model/index.js";
 import { CLIENT_TLS_FLAGS, clientTlsHelp, wantsTls } from "../client-tls.js";
 import { ExitCode, numberFlag, parseFlags, usageError, type Command } from "../command.js";
 import { DEFAULT_REMOTE_TIMEOUT_MS, predictRemote } from "./predict-remote.js";

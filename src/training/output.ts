@@ -1,0 +1,66 @@
+/**
+ * Where a training run's files go: `--out` is checked before any work, and
+ * the files are written there atomically. File-system failures are said in
+ * words, from one table.
+ */
+import { stat } from "node:fs/promises";
+import { Code, IrisError } from "../errors.js";
+import { writeFilesAtomically, type OutputFile } from "./atomic-write.js";
+
+/** The files a run writes, in the order they are renamed into place (model last). */
+export const OUTPUT_FILES = ["report.md", "report.html", "metrics.json", "model.json"] as const;
+
+/** The words for the errno codes a person can act on. */
+const REASONS: Readonly<Record<string, string>> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  ENOTDIR: "part of the path is a file, not a directory",
+  EEXIST: "a file is in the way of a directory",
+  EISDIR: "is a directory, not a file",
+};
+
+/** Why a file-system call failed, in words (the error's own message otherwise), after the path it names. */
+function fileSystemReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const reason = e.code !== undefined ? REASONS[e.code] : undefined;
+  if (reason === undefined) return e.message;
+  return e.path !== undefined ? `${e.path}: ${reason}` : reason;
+}
+
+/**
+ * `--out` must be a directory or not exist yet (it is then created): a file
+ * there, or a file where a parent directory should be, is a usage error
+ * found before any training.
+ */
+export async function checkOutputDirectory(out: string): Promise<void> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(out)).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") {
+      throw new IrisError(Code.INVALID_ARGUMENT, `--out ${out}: ${REASONS.ENOTDIR}`);
+    }
+    return; // absent: created when writing; anything else (permissions) is reported then
+  }
+  if (!isDirectory) throw new IrisError(Code.INVALID_ARGUMENT, `--out ${out} is a file, not a directory`);
+}
+
+/**
+ * Writes a run's files into `options.out`, atomically; returns their paths.
+ * A failure is UNAVAILABLE (CLI exit 1).
+ */
+export async function writeTrainingOutputs(run: {
+  options: { out: string };
+  files: readonly OutputFile[];
+}): Promise<string[]> {
+  try {
+    return await writeFilesAtomically(run.options.out, run.files);
+  } catch (err) {
+    throw new IrisError(Code.UNAVAILABLE, `cannot write to ${run.options.out}: ${fileSystemReason(err)}`, {
+      cause: err,
+    });
+  }
+}
