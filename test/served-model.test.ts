@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Code, IrisError } from "../src/errors.js";
 import { IrisModel, modelVersion } from "../src/model/index.js";
 import { ModelHolder } from "../src/server/model-holder.js";
-import { datasetChecksum, flattenMetrics, serveModel } from "../src/server/served-model.js";
+import { flattenMetrics, serveModel } from "../src/server/served-model.js";
 import { referenceArtifact } from "./support/service-fixtures.js";
 
 describe("flattenMetrics", () => {
@@ -35,17 +35,6 @@ describe("flattenMetrics", () => {
       "crossValidation.foldAccuracies.0": 0.9,
       "crossValidation.foldAccuracies.1": 1,
     });
-  });
-});
-
-describe("datasetChecksum", () => {
-  const sha = "9cc1c345c71bcc9b486b74cbf6063fa66f4bb5e0f603a4b3c3471ec2e5e8e355";
-  it("finds the dataset's SHA-256 in the provenance", () => {
-    expect(datasetChecksum({ dataset: { path: "data/iris.csv", sha256: sha } })).toBe(sha);
-    expect(datasetChecksum({ codeSha256: "f".repeat(64), datasetSha256: sha.toUpperCase() })).toBe(sha);
-  });
-  it("is empty when there is none", () => {
-    expect(datasetChecksum({ dataset: { path: "data/iris.csv", sha256: "not-a-hash" } })).toBe("");
   });
 });
 

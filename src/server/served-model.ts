@@ -4,16 +4,23 @@
  * the model's input row.
  */
 import { Code, IrisError } from "../errors.js";
-import type { Feature, Hyperparameters, ModelInfoResponse } from "../gen/iris.js";
-import type { IrisModel } from "../model/index.js";
+import type { Feature, Flower, Hyperparameters, ModelInfoResponse } from "../gen/iris.js";
+import { FEATURES, type FeatureName, type IrisModel } from "../model/index.js";
 
-/** The fields of iris.v1.Flower: the generated property and the proto/feature name. */
-export const FLOWER_FIELDS = [
-  { key: "sepalLength", name: "sepal_length" },
-  { key: "sepalWidth", name: "sepal_width" },
-  { key: "petalLength", name: "petal_length" },
-  { key: "petalWidth", name: "petal_width" },
-] as const;
+/** `sepal_length` → `sepalLength`: a proto field's name in the generated TypeScript. */
+type Camel<S extends string> = S extends `${infer Head}_${infer Tail}` ? `${Head}${Capitalize<Camel<Tail>>}` : S;
+
+/**
+ * The fields of iris.v1.Flower, one per feature in FEATURES order: the
+ * generated property and the feature (and proto field) name. The compiler
+ * checks that Flower's properties are exactly the features.
+ */
+export const FLOWER_FIELDS = FEATURES.map((name) => ({
+  name,
+  key: name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) as Camel<FeatureName>,
+}));
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+true satisfies SameKeys<Required<Flower>, Record<Camel<FeatureName>, number>>;
 
 export interface ServedModel {
   readonly model: IrisModel;
@@ -32,12 +39,11 @@ export interface ServedModel {
  * order): such a model cannot be fed from this contract.
  */
 export function serveModel(model: IrisModel, loadedAt: Date = new Date()): ServedModel {
-  const names = FLOWER_FIELDS.map((f) => f.name);
-  const columns = names.map((n) => model.featureNames.indexOf(n));
-  if (model.numFeatures !== names.length || columns.includes(-1)) {
+  const columns = FEATURES.map((n) => model.featureNames.indexOf(n));
+  if (model.numFeatures !== FEATURES.length || columns.includes(-1)) {
     throw new IrisError(
       Code.FAILED_PRECONDITION,
-      `model features [${model.featureNames.join(", ")}] do not match the iris.v1.Flower fields [${names.join(", ")}]`,
+      `model features [${model.featureNames.join(", ")}] do not match the iris.v1.Flower fields [${FEATURES.join(", ")}]`,
     );
   }
   return Object.freeze({
@@ -72,25 +78,6 @@ export function flattenMetrics(value: unknown, prefix = "", out: Record<string, 
   return out;
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/i;
-
-/**
- * The dataset checksum recorded in the training provenance: the first
- * SHA-256 hex string under a key that names a checksum (`sha256`,
- * `checksum`, `datasetSha256`, ...), preferring keys under or naming the
- * dataset. Empty when there is none.
- */
-export function datasetChecksum(training: Record<string, unknown>): string {
-  const found: { path: string; value: string }[] = [];
-  const walk = (v: unknown, path: string): void => {
-    if (typeof v === "string" && SHA256_HEX.test(v) && /sha256|checksum|hash/i.test(path)) found.push({ path, value: v });
-    else if (isRecord(v)) for (const [k, child] of Object.entries(v)) walk(child, path === "" ? k : `${path}.${k}`);
-  };
-  walk(training, "");
-  const best = found.find((f) => /data/i.test(f.path)) ?? found[0];
-  return best?.value.toLowerCase() ?? "";
-}
-
 /** The ModelInfo answer for a model loaded at `loadedAt`. */
 export function modelInfo(model: IrisModel, loadedAt: Date): ModelInfoResponse {
   const a = model.artifact;
@@ -102,16 +89,8 @@ export function modelInfo(model: IrisModel, loadedAt: Date): ModelInfoResponse {
     mean: f.mean,
     std: f.std,
   }));
-  const h = a.hyperparameters;
-  const hyperparameters: Hyperparameters = {
-    c: h.C,
-    penalty: h.penalty ?? "",
-    maxIter: h.maxIter ?? 0,
-    tol: h.tol ?? 0,
-    testFraction: h.testFraction ?? 0,
-    seed: h.seed ?? 0,
-    folds: h.folds ?? 0,
-  };
+  const { C: c, penalty, maxIter, tol, testFraction, seed, folds } = a.hyperparameters;
+  const hyperparameters: Hyperparameters = { c, penalty, maxIter, tol, testFraction, seed, folds };
   return {
     name: a.name,
     version: model.version,
@@ -121,7 +100,7 @@ export function modelInfo(model: IrisModel, loadedAt: Date): ModelInfoResponse {
     classes: [...model.classes],
     hyperparameters,
     metrics: flattenMetrics(a.metrics),
-    datasetChecksum: datasetChecksum(a.training),
+    datasetChecksum: a.training.dataset.sha256,
     loadedAt,
     training: a.training,
   };
