@@ -63,13 +63,17 @@ describe("deploy/k8s manifests", () => {
     expect(container.resources.limits).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
   });
 
-  it("probe the gRPC health service natively on 50051", () => {
+  it("probe gRPC health natively on 50051 and readiness over HTTP on 8080", () => {
     const [container] = find("Deployment").spec.template.spec.containers;
-    expect(container.ports).toEqual([{ name: "grpc", containerPort: 50051, protocol: "TCP" }]);
-    expect(container.readinessProbe.grpc).toEqual({ port: 50051, service: "iris.v1.IrisService" });
-    expect(container.livenessProbe.grpc.port).toBe(50051);
-    expect(container.startupProbe.grpc.port).toBe(50051);
-    for (const probe of [container.readinessProbe, container.livenessProbe, container.startupProbe]) {
+    expect(container.ports).toEqual([
+      { name: "grpc", containerPort: 50051, protocol: "TCP" },
+      { name: "http", containerPort: 8080, protocol: "TCP" },
+    ]);
+    expect(container.livenessProbe.grpc).toEqual({ port: 50051 });
+    expect(container.startupProbe.grpc).toEqual({ port: 50051 });
+    // The Open Inference Protocol's server readiness: 503 before the model is loaded and while draining.
+    expect(container.readinessProbe.httpGet).toEqual({ path: "/v2/health/ready", port: "http" });
+    for (const probe of [container.livenessProbe, container.startupProbe]) {
       expect(probe.httpGet ?? probe.tcpSocket ?? probe.exec).toBeUndefined();
     }
   });
@@ -89,6 +93,7 @@ describe("deploy/k8s manifests", () => {
     // Each value passes the server's own configuration check.
     expect(loadConfig({ env }).maxConnectionAgeMs).toBeGreaterThan(0);
     expect(env.IRIS_PORT).toBe(String(container.ports[0].containerPort));
+    expect(env.IRIS_HTTP_PORT).toBe(String(container.ports[1].containerPort));
   });
 
   it("select the Deployment's pods from both Services, the PDB and the HPA", () => {
@@ -104,6 +109,7 @@ describe("deploy/k8s manifests", () => {
       expect(podLabels).toMatchObject(service.spec.selector);
       expect(service.spec.ports).toEqual([
         { name: "grpc", port: 50051, targetPort: "grpc", protocol: "TCP", appProtocol: "grpc" },
+        { name: "http", port: 8080, targetPort: "http", protocol: "TCP", appProtocol: "http" },
       ]);
     }
     expect(podLabels).toMatchObject(find("PodDisruptionBudget").spec.selector.matchLabels);
