@@ -18,15 +18,10 @@ import type { ManifestObject } from "../scripts/validate-k8s.js";
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const KSERVE = path.join(REPO, "deploy", "kserve");
 
-/*
- * What `iris serve` accepts: the server's settings (src/config.ts), plus the
- * flags and variables of the HTTP / Open Inference Protocol front end
- * (--http-port, --model-name), which src/config.ts does not have yet. Once it
- * does, drop the additions here (or read the flags from `iris serve --help`).
- */
-const SERVE_FLAGS = [...Object.values(SETTINGS).map((s) => s.flag), "http-port", "model-name"];
-const SERVE_ENV = [...Object.values(SETTINGS).map((s) => s.env), "IRIS_HTTP_PORT", "IRIS_MODEL_NAME"];
-const SERVE_DEFAULTS = { grpcPort: DEFAULTS.port, httpPort: 8080 };
+/** What `iris serve` accepts: one flag and one variable per setting of the config reader (src/config.ts). */
+const SERVE_FLAGS = Object.values(SETTINGS).map((s) => s.flag);
+const SERVE_ENV = Object.values(SETTINGS).map((s) => s.env);
+const SERVE_DEFAULTS = { grpcPort: DEFAULTS.port, httpPort: DEFAULTS.httpPort };
 
 /** Where KServe's storage initializer puts the model (DefaultModelLocalMountPath). */
 const KSERVE_MODEL_DIR = "/mnt/models";
@@ -146,9 +141,15 @@ describe("deploy/kserve manifests", () => {
     expect(args.get("model-name")).toBe("{{.Name}}");
     expect(Number(args.get("http-port"))).toBe(SERVE_DEFAULTS.httpPort);
     expect(Number(args.get("port"))).toBe(SERVE_DEFAULTS.grpcPort);
-    // The flags the server already has pass its own configuration check.
-    const config = loadConfig({ flags: { port: args.get("port"), modelPath: args.get("model") } });
-    expect(config.port).toBe(SERVE_DEFAULTS.grpcPort);
+    // Every flag passes the server's own configuration check, with {{.Name}} filled as KServe fills it.
+    const keyOf = new Map(Object.entries(SETTINGS).map(([key, s]) => [s.flag, key as keyof typeof SETTINGS]));
+    const flags = Object.fromEntries([...args].map(([flag, value]) => [keyOf.get(flag)!, value.replace("{{.Name}}", "iris")]));
+    expect(loadConfig({ flags })).toMatchObject({
+      port: SERVE_DEFAULTS.grpcPort,
+      httpPort: SERVE_DEFAULTS.httpPort,
+      modelPath: KSERVE_MODEL_DIR,
+      modelName: "iris",
+    });
 
     const [container] = runtime.spec.containers;
     const env = Object.fromEntries(container.env.map((e: Obj) => [e.name, e.value]));
