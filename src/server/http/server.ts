@@ -29,7 +29,7 @@ import type { Logger } from "../../logger.js";
 import type { Readiness } from "../readiness.js";
 import { formatAddress, listenError } from "../grpc/server.js";
 import { INFERENCE_HEADER, splitBody } from "./binary.js";
-import { errorHandler } from "./errors.js";
+import { emptyBody, errorHandler } from "./errors.js";
 import { inferenceRoutes } from "./inference-routes.js";
 import { predictRoute } from "./predict-route.js";
 import { ErrorBody } from "./schemas.js";
@@ -72,11 +72,12 @@ export interface HttpServer {
 const binaryParts = new WeakMap<object, Buffer>();
 
 function parseJson(bytes: Buffer): unknown {
-  if (bytes.length === 0) throw new IrisError(Code.INVALID_ARGUMENT, "the request body is empty; send a JSON object");
+  if (bytes.length === 0) throw emptyBody();
   try {
     return secureJson.parse(bytes.toString("utf8"), undefined, { protoAction: "remove", constructorAction: "remove" });
   } catch (err) {
-    throw new IrisError(Code.INVALID_ARGUMENT, `the request body is not valid JSON: ${(err as Error).message}`, { cause: err });
+    const description = `is not valid JSON: ${(err as Error).message}`;
+    throw new IrisError(Code.INVALID_ARGUMENT, `body ${description}`, { cause: err, violations: [{ field: "body", description }] });
   }
 }
 
