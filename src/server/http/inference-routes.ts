@@ -6,7 +6,15 @@
  */
 import type { FastifyReply } from "fastify";
 import { checkModel, EXTENSIONS, infer, modelMetadata, SERVER_NAME, type InferInput, type OutputTensor } from "../oip/inference.js";
-import { bytesElements, fp64Bytes, int64Bytes, numbersFromBytes, numbersFromJson } from "../oip/tensors.js";
+import {
+  bytesElements,
+  fp64Bytes,
+  int64Bytes,
+  jsonElementPath,
+  numbersFromBytes,
+  numbersFromJson,
+  tensorIndex,
+} from "../oip/tensors.js";
 import type { Readiness } from "../readiness.js";
 import type { ServedModel } from "../served-model.js";
 import { invalidField } from "../validate.js";
@@ -206,7 +214,11 @@ function inputsOf(body: InferRequest, binary: Buffer | undefined): InferInput[] 
       datatype: input.datatype,
       shape: input.shape,
       read: (datatype, shape, count) =>
-        bytes !== undefined ? numbersFromBytes(bytes, datatype, count, `${path} (binary)`) : numbersFromJson(input.data, datatype, shape, path),
+        bytes !== undefined
+          ? numbersFromBytes(bytes, datatype, count, `${path}.parameters.binary_data_size`)
+          : numbersFromJson(input.data, datatype, shape, path),
+      // Binary values have no JSON path: the tensor's own indices name them.
+      element: bytes !== undefined ? (index) => `${path}${tensorIndex(index, input.shape)}` : jsonElementPath(input.data, input.shape, path),
     };
   });
   reader?.finish();
