@@ -45,6 +45,15 @@ export interface InferenceRoutesOptions {
 
 type Params = { name: string; version?: string };
 
+/** Routes that answer while the server stops (health and server metadata); others then answer 503. */
+export const ANSWERED_WHILE_DRAINING: ReadonlySet<string> = new Set([
+  "/v2/health/live",
+  "/v2/health/ready",
+  "/v2",
+  "/v2/models/:name/ready",
+  "/v2/models/:name/versions/:version/ready",
+]);
+
 /** An output tensor in JSON: its values in `data`, flat and row-major. */
 function jsonData(output: OutputTensor): (number | string)[] {
   switch (output.kind) {

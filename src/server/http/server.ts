@@ -30,7 +30,7 @@ import type { Readiness } from "../readiness.js";
 import { formatAddress, listenError } from "../grpc/server.js";
 import { INFERENCE_HEADER, splitBody } from "./binary.js";
 import { emptyBody, errorHandler } from "./errors.js";
-import { inferenceRoutes } from "./inference-routes.js";
+import { ANSWERED_WHILE_DRAINING, inferenceRoutes } from "./inference-routes.js";
 import { predictRoute } from "./predict-route.js";
 import { ErrorBody } from "./schemas.js";
 
@@ -95,12 +95,15 @@ function parseBody(request: FastifyRequest, body: Buffer, done: (err: Error | nu
 }
 
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
-  const { logger, maxBodyBytes } = options;
+  const { logger, maxBodyBytes, readiness } = options;
   const fastify = Fastify({
     logger: false,
     bodyLimit: maxBodyBytes,
-    // Requests arriving while the server stops get 503 (and Connection: close).
-    return503OnClosing: true,
+    // Requests arriving while the server stops are answered by the
+    // onRequest hook below, in this port's own forms (fastify's would be
+    // {"error": "Service Unavailable", "statusCode": 503, ...}, even for
+    // /v2/health/ready).
+    return503OnClosing: false,
     ajv: {
       // Validate exactly what was sent: no type coercion, no defaults, no
       // silently removed fields; report every problem, with its value.
@@ -111,6 +114,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const app: HttpApp = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler(errorHandler(logger, maxBodyBytes));
+  // From the moment the server starts stopping, every answer closes its
+  // connection, so that clients reconnect (to another instance: this one no
+  // longer listens) instead of sending more on a kept-alive one, and a
+  // request that still arrives on an open connection is answered 503,
+  // except by the routes that report health: they answer for themselves
+  // (live 200, ready 503 {"ready": false}).
+  app.addHook("onRequest", async (request, reply) => {
+    if (!readiness.draining) return;
+    void reply.header("connection", "close");
+    if (!ANSWERED_WHILE_DRAINING.has(request.routeOptions.url ?? "")) {
+      throw new IrisError(Code.UNAVAILABLE, "the server is shutting down; retry the request on another instance");
+    }
+  });
+  app.addHook("onSend", async (_request, reply, payload) => {
+    if (readiness.draining) void reply.header("connection", "close");
+    return payload;
+  });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: `no route ${request.method} ${request.url.split("?")[0]}; see /docs` }),
   );
