@@ -151,7 +151,27 @@ export function inferenceRoutes(app: HttpApp, options: InferenceRoutesOptions): 
       tags,
       params,
       body: InferRequest,
-      response: { 200: InferResponse, ...errors(400, 404, 413, 503) },
+      // A body using the binary tensor data extension is the JSON object followed by bytes.
+      consumes: ["application/json", "application/octet-stream"],
+      response: {
+        200: {
+          description: "The outputs, in the order asked for",
+          content: {
+            "application/json": { schema: InferResponse },
+            "application/octet-stream": {
+              schema: {
+                type: "string",
+                format: "binary",
+                description:
+                  "When an output is asked for as binary: this JSON answer (as application/json), as many bytes as the " +
+                  "Inference-Header-Content-Length header says, then the bytes of each binary output in output order " +
+                  "(binary_data_size in its parameters)",
+              },
+            },
+          },
+        },
+        ...errors(400, 404, 413, 503),
+      },
     },
   });
   const inferHandler = (params: Params, body: InferRequest, reply: FastifyReply): void => {

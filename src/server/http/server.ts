@@ -142,7 +142,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
   await app.register(swagger, {
     openapi: {
-      openapi: "3.0.3",
+      openapi: "3.1.0",
       info: {
         title: "iris-serve HTTP API",
         description:
