@@ -151,7 +151,7 @@ describe("POST /predict refuses bad input with 400 and the offending fields", ()
   });
 
   it("refuses an empty body, with or without a JSON Content-Type", async () => {
-    for (const headers of [{ "content-type": "application/json" }, {}]) {
+    for (const headers of [{ "content-type": "application/json" }, {} as Record<string, string>]) {
       const res = await http().post("/predict", Buffer.alloc(0), { headers });
       expect(res.status).toBe(400);
       expect(res.json).toEqual(invalid(["body", "is empty or null; send a JSON object"]));

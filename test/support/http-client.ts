@@ -7,7 +7,7 @@
  * that route, status and Content-Type. So every HTTP answer any suite gets
  * is also a check of the document.
  */
-import Ajv2020, { type ErrorObject } from "ajv/dist/2020.js";
+import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
 
 export interface HttpResponse {
   status: number;
@@ -35,14 +35,14 @@ interface OpenApiDocument {
 /** The document of one server, compiled once. */
 interface Checker {
   document: OpenApiDocument;
-  ajv: InstanceType<typeof Ajv2020>;
+  ajv: Ajv2020;
   routes: { template: string; pattern: RegExp }[];
 }
 
 const checkers = new Map<string, Promise<Checker>>();
 
 /** An Ajv for OpenAPI 3.1 schemas (JSON Schema 2020-12 plus OpenAPI's annotation keywords). */
-export function openApiAjv(document: object): InstanceType<typeof Ajv2020> {
+export function openApiAjv(document: object): Ajv2020 {
   const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
   ajv.addSchema(document, "openapi");
   return ajv;
