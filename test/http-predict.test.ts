@@ -3,8 +3,16 @@
  * 127.0.0.1:0 called with Node's fetch. Answers are compared with the model
  * module's own predictions; every error answer is compared whole.
  */
+import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import type { IncomingMessage } from "node:http";
+import https from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TLSSocket } from "node:tls";
 import { describe, expect, it } from "vitest";
-import { referenceModel } from "./support/service-fixtures.js";
+import { loadServerTls } from "../src/server/tls.js";
+import { referenceModel, selfSignedCertificate } from "./support/service-fixtures.js";
 import { httpClient, type HttpClient } from "./support/http-client.js";
 import { useServer, useServers } from "./support/use-servers.js";
 import type { IrisModel } from "../src/model/index.js";
@@ -223,5 +231,41 @@ describe("the HTTP port's other answers", () => {
     const wrongMethod = await http().get("/predict");
     expect(wrongMethod.status).toBe(404);
     expect(wrongMethod.json).toEqual({ error: "no route GET /predict; see /docs" });
+  });
+});
+
+describe("POST /predict over HTTPS", () => {
+  const servers = useServers();
+
+  it("answers over TLS with the certificate the gRPC port uses, and refuses plain HTTP", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "iris-https-"));
+    servers.defer(() => rm(dir, { recursive: true, force: true }));
+    const { certPath, keyPath, cert } = await selfSignedCertificate(dir);
+    const { server: s } = await servers.start({ httpPort: 0, tls: await loadServerTls(certPath, keyPath) });
+    const body = JSON.stringify({ features: SETOSA });
+    const request = https.request({
+      host: "127.0.0.1",
+      port: s.httpPort,
+      method: "POST",
+      path: "/predict",
+      ca: cert,
+      servername: "localhost",
+      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+    });
+    request.end(body);
+    const [response] = (await once(request, "response")) as [IncomingMessage];
+    // The peer is this certificate's holder.
+    expect((response.socket as TLSSocket).getPeerCertificate().subject.CN).toBe("localhost");
+    let text = "";
+    response.setEncoding("utf8");
+    response.on("data", (chunk: string) => (text += chunk));
+    await once(response, "end");
+    expect([response.statusCode, JSON.parse(text)]).toEqual([200, single(await referenceModel(), SETOSA)]);
+
+    const plain = await fetch(`http://127.0.0.1:${s.httpPort}/v2/health/live`).then(
+      (r) => `answered ${r.status}`,
+      () => "refused",
+    );
+    expect(plain).toBe("refused");
   });
 });
