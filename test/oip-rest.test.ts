@@ -262,6 +262,16 @@ describe("inference refuses bad requests with 400 naming the field", () => {
     ["an output asked for twice", { ...one({}), outputs: [{ name: "species" }, { name: "species" }] }, invalid("outputs[1].name", '"species" is asked for twice')],
     ["an output without a name", { ...one({}), outputs: [{}] }, invalid("outputs[0].name", "is required")],
     ["a non-object body", "[1, 2]", invalid("body", "must be an object, got [1,2]")],
+    [
+      "a parameter that is an object",
+      { ...one({}), parameters: { headers: { a: 1 } } },
+      invalid("parameters.headers", 'must be a string, a number or a boolean, got {"a":1}'),
+    ],
+    [
+      "an input parameter that is null",
+      one({ parameters: { content_type: null } }),
+      invalid("inputs[0].parameters.content_type", "must be a string, a number or a boolean, got null"),
+    ],
   ];
   it.each(cases)("%s", async (_label, body, expected) => {
     const res = await infer(body);

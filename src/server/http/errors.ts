@@ -76,10 +76,11 @@ export const MEASUREMENT = "measurement";
 interface SchemaProblem {
   keyword: string;
   instancePath: string;
+  schemaPath: string;
   params: Record<string, unknown>;
   message?: string;
   data?: unknown;
-  parentSchema?: { description?: string; $comment?: string; minItems?: number; maxItems?: number };
+  parentSchema?: { description?: string; $comment?: string; minItems?: number; maxItems?: number; anyOf?: { type?: string }[] };
 }
 
 function shown(value: unknown): string {
@@ -123,6 +124,12 @@ function violationOf(problem: SchemaProblem): FieldViolation | undefined {
         description: `has ${count} value${count === 1 ? "" : "s"}, expected ${bound}${String(params.limit)}${what ? ` (${what})` : ""}`,
       };
     }
+    case "anyOf": {
+      // One violation naming every type accepted (the branches' own errors are left out).
+      const types = (problem.parentSchema?.anyOf ?? []).map((branch) => article(String(branch.type)));
+      const list = types.length > 1 ? `${types.slice(0, -1).join(", ")} or ${types.at(-1)!}` : (types[0] ?? "valid");
+      return { field: fieldPath(instancePath), description: `must be ${list}, got ${shown(data)}` };
+    }
     case "enum":
       return {
         field: fieldPath(instancePath),
@@ -141,7 +148,9 @@ function article(type: string): string {
 export function schemaError(problems: readonly SchemaProblem[]): IrisError {
   const violations = new Violations();
   const seen = new Set<string>();
+  const anyOf = problems.filter((p) => p.keyword === "anyOf").map((p) => `${p.schemaPath}/`);
   for (const problem of problems) {
+    if (anyOf.some((prefix) => problem.schemaPath.startsWith(prefix))) continue;
     const v = violationOf(problem);
     if (v === undefined) continue;
     const key = `${v.field} ${v.description}`;
