@@ -174,6 +174,18 @@ describe("POST /predict refuses bad input with 400 and the offending fields", ()
     }
   });
 
+  it("refuses a body using the binary tensor data extension, rather than drop its bytes", async () => {
+    const json = Buffer.from(JSON.stringify({ features: SETOSA }));
+    const res = await http().post("/predict", Buffer.concat([json, Buffer.alloc(8)]), {
+      headers: { "inference-header-content-length": String(json.length) },
+    });
+    expect(res.status).toBe(400);
+    expect(res.json).toEqual({
+      error:
+        "the inference-header-content-length header (binary tensor data) is for the inference routes (/v2/models/{name}/infer); send /predict a JSON body without it",
+    });
+  });
+
   it("drops __proto__ keys instead of letting them reach the request", async () => {
     const res = await http().post("/predict", `{"features": [5.1, 3.5, 1.4, 0.2], "__proto__": {"polluted": 1}}`, {
       headers: { "content-type": "application/json" },

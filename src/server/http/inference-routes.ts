@@ -54,6 +54,11 @@ export const ANSWERED_WHILE_DRAINING: ReadonlySet<string> = new Set([
   "/v2/models/:name/versions/:version/ready",
 ]);
 
+/** The routes whose bodies may use the binary tensor data extension. */
+const INFER = "/v2/models/:name/infer";
+const VERSIONED_INFER = "/v2/models/:name/versions/:version/infer";
+export const BINARY_ROUTES: ReadonlySet<string> = new Set([INFER, VERSIONED_INFER]);
+
 /** An output tensor in JSON: its values in `data`, flat and row-major. */
 function jsonData(output: OutputTensor): (number | string)[] {
   switch (output.kind) {
@@ -209,8 +214,8 @@ export function inferenceRoutes(app: HttpApp, options: InferenceRoutesOptions): 
       .type("application/octet-stream")
       .send(Buffer.concat([json, ...binaries]));
   };
-  app.post("/v2/models/:name/infer", inferSchema(ModelParams), (request, reply) => inferHandler(request.params, request.body, reply));
-  app.post("/v2/models/:name/versions/:version/infer", inferSchema(VersionedModelParams), (request, reply) =>
+  app.post(INFER, inferSchema(ModelParams), (request, reply) => inferHandler(request.params, request.body, reply));
+  app.post(VERSIONED_INFER, inferSchema(VersionedModelParams), (request, reply) =>
     inferHandler(request.params, request.body, reply),
   );
 }

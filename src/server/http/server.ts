@@ -30,7 +30,7 @@ import type { Readiness } from "../readiness.js";
 import { formatAddress, listenError } from "../grpc/server.js";
 import { INFERENCE_HEADER, splitBody } from "./binary.js";
 import { emptyBody, errorHandler } from "./errors.js";
-import { ANSWERED_WHILE_DRAINING, inferenceRoutes } from "./inference-routes.js";
+import { ANSWERED_WHILE_DRAINING, BINARY_ROUTES, inferenceRoutes } from "./inference-routes.js";
 import { predictRoute } from "./predict-route.js";
 import { ErrorBody } from "./schemas.js";
 
@@ -85,6 +85,13 @@ function parseBody(request: FastifyRequest, body: Buffer, done: (err: Error | nu
   try {
     const header = request.headers[INFERENCE_HEADER];
     if (typeof header !== "string") return done(null, parseJson(body));
+    // Elsewhere the bytes after the JSON would be silently dropped.
+    if (!BINARY_ROUTES.has(request.routeOptions.url ?? "")) {
+      throw new IrisError(
+        Code.INVALID_ARGUMENT,
+        `the ${INFERENCE_HEADER} header (binary tensor data) is for the inference routes (/v2/models/{name}/infer); send ${request.routeOptions.url ?? "this route"} a JSON body without it`,
+      );
+    }
     const { json, binary } = splitBody(body, header);
     const parsed = parseJson(json);
     if (typeof parsed === "object" && parsed !== null) binaryParts.set(parsed, binary);
