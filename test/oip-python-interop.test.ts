@@ -16,6 +16,7 @@ import { irisRows, referenceModel } from "./support/service-fixtures.js";
 import { useServer } from "./support/use-servers.js";
 
 const PYTHON = "/usr/bin/python3";
+const PROTOC = "/usr/bin/protoc";
 const CLIENT = fileURLToPath(new URL("support/oip-client.py", import.meta.url));
 const APT = "apt-get install -y python3-grpcio python3-protobuf protobuf-compiler";
 const MODEL = "iris-logreg";
@@ -39,9 +40,9 @@ beforeAll(async () => {
   await access(PYTHON).catch(() => {
     throw new Error(`${PYTHON} is missing (${APT})`);
   });
-  await new Promise<void>((resolve, reject) =>
-    execFile("protoc", ["--version"], (err) => (err ? reject(new Error(`protoc is missing (${APT})`)) : resolve())),
-  );
+  await access(PROTOC).catch(() => {
+    throw new Error(`${PROTOC} is missing (${APT})`);
+  });
 });
 const server = useServer({ httpPort: 0 });
 const grpcAddress = (): string => server().address;

@@ -20,7 +20,7 @@ export interface HttpResponse {
   json: unknown;
 }
 
-export interface RequestOptions {
+interface RequestOptions {
   /** A JS value is sent as JSON with Content-Type application/json; bytes or a string are sent as they are. */
   body?: unknown;
   headers?: Record<string, string>;

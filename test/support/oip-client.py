@@ -55,7 +55,7 @@ def compile_spec():
     """protoc --python_out for the specification's proto into a temp dir; returns the generated module."""
     out = tempfile.mkdtemp(prefix="oip-client-")
     atexit.register(shutil.rmtree, out, True)
-    subprocess.run(["protoc", f"-I{FIXTURE}", f"--python_out={out}", "open_inference_grpc.proto"], check=True)
+    subprocess.run(["/usr/bin/protoc", f"-I{FIXTURE}", f"--python_out={out}", "open_inference_grpc.proto"], check=True)
     spec = importlib.util.spec_from_file_location("oip_pb2", os.path.join(out, "open_inference_grpc_pb2.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -47,7 +47,7 @@ export function tensorBytes(datatype: string, values: readonly number[]): Buffer
 }
 
 /** IEEE 754 binary16 bits of a value that binary16 holds exactly (a normal number or 0). */
-export function toHalf(value: number): number {
+function toHalf(value: number): number {
   if (value === 0) return Object.is(value, -0) ? 0x8000 : 0;
   const sign = value < 0 ? 0x8000 : 0;
   const a = Math.abs(value);
