@@ -54,9 +54,9 @@ export const ANSWERED_WHILE_DRAINING: ReadonlySet<string> = new Set([
   "/v2/models/:name/versions/:version/ready",
 ]);
 
-/** The routes whose bodies may use the binary tensor data extension. */
 const INFER = "/v2/models/:name/infer";
 const VERSIONED_INFER = "/v2/models/:name/versions/:version/infer";
+/** The routes whose bodies may use the binary tensor data extension. */
 export const BINARY_ROUTES: ReadonlySet<string> = new Set([INFER, VERSIONED_INFER]);
 
 /** An output tensor in JSON: its values in `data`, flat and row-major. */
