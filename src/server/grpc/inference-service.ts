@@ -26,7 +26,15 @@ import {
   type InferInput,
   type OutputTensor,
 } from "../oip/inference.js";
-import { bytesElements, fp64Bytes, int64Bytes, numbersFromBytes, numbersFromContents } from "../oip/tensors.js";
+import {
+  bytesElements,
+  contentsPath,
+  fp64Bytes,
+  int64Bytes,
+  numbersFromBytes,
+  numbersFromContents,
+  tensorIndex,
+} from "../oip/tensors.js";
 import type { Readiness } from "../readiness.js";
 import { unary } from "./unary.js";
 
@@ -84,6 +92,9 @@ function inputsOf(request: ModelInferRequest): InferInput[] {
         raw.length > 0
           ? numbersFromBytes(raw[i]!, datatype, count, `raw_input_contents[${i}]`)
           : numbersFromContents(input.contents, datatype, count, path),
+      // Raw bytes are named by the tensor's indices; contents by the field that carries the datatype.
+      element: (index) =>
+        raw.length > 0 ? `raw_input_contents[${i}]${tensorIndex(index, input.shape)}` : `${contentsPath(input.datatype, path)}[${index}]`,
     };
   });
 }

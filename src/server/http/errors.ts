@@ -59,6 +59,16 @@ function fieldPath(instancePath: string, extra?: string): string {
   return path === "" ? "body" : path;
 }
 
+const EMPTY_BODY: FieldViolation = { field: "body", description: "is empty or null; send a JSON object" };
+
+/**
+ * The answer to an empty body, the same whether the body was read (a
+ * Content-Type was sent) or not.
+ */
+export function emptyBody(): IrisError {
+  return new IrisError(Code.INVALID_ARGUMENT, `body ${EMPTY_BODY.description}`, { violations: [EMPTY_BODY] });
+}
+
 /** The `$comment` that marks a schema as a measurement in cm (its errors use the measurement wording). */
 export const MEASUREMENT = "measurement";
 
@@ -66,10 +76,11 @@ export const MEASUREMENT = "measurement";
 interface SchemaProblem {
   keyword: string;
   instancePath: string;
+  schemaPath: string;
   params: Record<string, unknown>;
   message?: string;
   data?: unknown;
-  parentSchema?: { description?: string; $comment?: string; minItems?: number; maxItems?: number };
+  parentSchema?: { description?: string; $comment?: string; minItems?: number; maxItems?: number; anyOf?: { type?: string }[] };
 }
 
 function shown(value: unknown): string {
@@ -93,9 +104,9 @@ function violationOf(problem: SchemaProblem): FieldViolation | undefined {
     case "type":
       // ajv's numbers are finite: 1e999 (parsed as Infinity) fails `type`.
       if (measurement && typeof data === "number") return { field: fieldPath(instancePath), description: measurementProblem(data)! };
-      if (instancePath === "" && (data === null || data === undefined)) {
-        return { field: "body", description: "is empty or null; send a JSON object" };
-      }
+      // No body at all (none is parsed without a Content-Type: fastify
+      // validates null then), or the JSON `null`.
+      if (instancePath === "" && (data === null || data === undefined)) return EMPTY_BODY;
       return { field: fieldPath(instancePath), description: `must be ${article(String(params.type))}, got ${shown(data)}` };
     case "minimum":
     case "exclusiveMinimum":
@@ -112,6 +123,12 @@ function violationOf(problem: SchemaProblem): FieldViolation | undefined {
         field: fieldPath(instancePath),
         description: `has ${count} value${count === 1 ? "" : "s"}, expected ${bound}${String(params.limit)}${what ? ` (${what})` : ""}`,
       };
+    }
+    case "anyOf": {
+      // One violation naming every type accepted (the branches' own errors are left out).
+      const types = (problem.parentSchema?.anyOf ?? []).map((branch) => article(String(branch.type)));
+      const list = types.length > 1 ? `${types.slice(0, -1).join(", ")} or ${types.at(-1)!}` : (types[0] ?? "valid");
+      return { field: fieldPath(instancePath), description: `must be ${list}, got ${shown(data)}` };
     }
     case "enum":
       return {
@@ -131,7 +148,9 @@ function article(type: string): string {
 export function schemaError(problems: readonly SchemaProblem[]): IrisError {
   const violations = new Violations();
   const seen = new Set<string>();
+  const anyOf = problems.filter((p) => p.keyword === "anyOf").map((p) => `${p.schemaPath}/`);
   for (const problem of problems) {
+    if (anyOf.some((prefix) => problem.schemaPath.startsWith(prefix))) continue;
     const v = violationOf(problem);
     if (v === undefined) continue;
     const key = `${v.field} ${v.description}`;
@@ -165,7 +184,7 @@ function fromFastify(err: FastifyError, bodyLimit: number): IrisError {
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
       return new IrisError(Code.INVALID_ARGUMENT, "the request body's length does not match its Content-Length");
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
-      return new IrisError(Code.INVALID_ARGUMENT, "the request body is empty; send a JSON object");
+      return emptyBody();
     default:
       if (typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500) {
         return new IrisError(Code.INVALID_ARGUMENT, err.message);

@@ -6,7 +6,15 @@
  */
 import type { FastifyReply } from "fastify";
 import { checkModel, EXTENSIONS, infer, modelMetadata, SERVER_NAME, type InferInput, type OutputTensor } from "../oip/inference.js";
-import { bytesElements, fp64Bytes, int64Bytes, numbersFromBytes, numbersFromJson } from "../oip/tensors.js";
+import {
+  bytesElements,
+  fp64Bytes,
+  int64Bytes,
+  jsonElementPath,
+  numbersFromBytes,
+  numbersFromJson,
+  tensorIndex,
+} from "../oip/tensors.js";
 import type { Readiness } from "../readiness.js";
 import type { ServedModel } from "../served-model.js";
 import { invalidField } from "../validate.js";
@@ -36,6 +44,20 @@ export interface InferenceRoutesOptions {
 }
 
 type Params = { name: string; version?: string };
+
+/** Routes that answer while the server stops (health and server metadata); others then answer 503. */
+export const ANSWERED_WHILE_DRAINING: ReadonlySet<string> = new Set([
+  "/v2/health/live",
+  "/v2/health/ready",
+  "/v2",
+  "/v2/models/:name/ready",
+  "/v2/models/:name/versions/:version/ready",
+]);
+
+const INFER = "/v2/models/:name/infer";
+const VERSIONED_INFER = "/v2/models/:name/versions/:version/infer";
+/** The routes whose bodies may use the binary tensor data extension. */
+export const BINARY_ROUTES: ReadonlySet<string> = new Set([INFER, VERSIONED_INFER]);
 
 /** An output tensor in JSON: its values in `data`, flat and row-major. */
 function jsonData(output: OutputTensor): (number | string)[] {
@@ -134,7 +156,27 @@ export function inferenceRoutes(app: HttpApp, options: InferenceRoutesOptions): 
       tags,
       params,
       body: InferRequest,
-      response: { 200: InferResponse, ...errors(400, 404, 413, 503) },
+      // A body using the binary tensor data extension is the JSON object followed by bytes.
+      consumes: ["application/json", "application/octet-stream"],
+      response: {
+        200: {
+          description: "The outputs, in the order asked for",
+          content: {
+            "application/json": { schema: InferResponse },
+            "application/octet-stream": {
+              schema: {
+                type: "string",
+                format: "binary",
+                description:
+                  "When an output is asked for as binary: this JSON answer (as application/json), as many bytes as the " +
+                  "Inference-Header-Content-Length header says, then the bytes of each binary output in output order " +
+                  "(binary_data_size in its parameters)",
+              },
+            },
+          },
+        },
+        ...errors(400, 404, 413, 503),
+      },
     },
   });
   const inferHandler = (params: Params, body: InferRequest, reply: FastifyReply): void => {
@@ -172,8 +214,8 @@ export function inferenceRoutes(app: HttpApp, options: InferenceRoutesOptions): 
       .type("application/octet-stream")
       .send(Buffer.concat([json, ...binaries]));
   };
-  app.post("/v2/models/:name/infer", inferSchema(ModelParams), (request, reply) => inferHandler(request.params, request.body, reply));
-  app.post("/v2/models/:name/versions/:version/infer", inferSchema(VersionedModelParams), (request, reply) =>
+  app.post(INFER, inferSchema(ModelParams), (request, reply) => inferHandler(request.params, request.body, reply));
+  app.post(VERSIONED_INFER, inferSchema(VersionedModelParams), (request, reply) =>
     inferHandler(request.params, request.body, reply),
   );
 }
@@ -206,7 +248,11 @@ function inputsOf(body: InferRequest, binary: Buffer | undefined): InferInput[] 
       datatype: input.datatype,
       shape: input.shape,
       read: (datatype, shape, count) =>
-        bytes !== undefined ? numbersFromBytes(bytes, datatype, count, `${path} (binary)`) : numbersFromJson(input.data, datatype, shape, path),
+        bytes !== undefined
+          ? numbersFromBytes(bytes, datatype, count, `${path}.parameters.binary_data_size`)
+          : numbersFromJson(input.data, datatype, shape, path),
+      // Binary values have no JSON path: the tensor's own indices name them.
+      element: bytes !== undefined ? (index) => `${path}${tensorIndex(index, input.shape)}` : jsonElementPath(input.data, input.shape, path),
     };
   });
   reader?.finish();

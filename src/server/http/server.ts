@@ -29,8 +29,8 @@ import type { Logger } from "../../logger.js";
 import type { Readiness } from "../readiness.js";
 import { formatAddress, listenError } from "../grpc/server.js";
 import { INFERENCE_HEADER, splitBody } from "./binary.js";
-import { errorHandler } from "./errors.js";
-import { inferenceRoutes } from "./inference-routes.js";
+import { emptyBody, errorHandler } from "./errors.js";
+import { ANSWERED_WHILE_DRAINING, BINARY_ROUTES, inferenceRoutes } from "./inference-routes.js";
 import { predictRoute } from "./predict-route.js";
 import { ErrorBody } from "./schemas.js";
 
@@ -72,11 +72,12 @@ export interface HttpServer {
 const binaryParts = new WeakMap<object, Buffer>();
 
 function parseJson(bytes: Buffer): unknown {
-  if (bytes.length === 0) throw new IrisError(Code.INVALID_ARGUMENT, "the request body is empty; send a JSON object");
+  if (bytes.length === 0) throw emptyBody();
   try {
     return secureJson.parse(bytes.toString("utf8"), undefined, { protoAction: "remove", constructorAction: "remove" });
   } catch (err) {
-    throw new IrisError(Code.INVALID_ARGUMENT, `the request body is not valid JSON: ${(err as Error).message}`, { cause: err });
+    const description = `is not valid JSON: ${(err as Error).message}`;
+    throw new IrisError(Code.INVALID_ARGUMENT, `body ${description}`, { cause: err, violations: [{ field: "body", description }] });
   }
 }
 
@@ -84,6 +85,13 @@ function parseBody(request: FastifyRequest, body: Buffer, done: (err: Error | nu
   try {
     const header = request.headers[INFERENCE_HEADER];
     if (typeof header !== "string") return done(null, parseJson(body));
+    // Elsewhere the bytes after the JSON would be silently dropped.
+    if (!BINARY_ROUTES.has(request.routeOptions.url ?? "")) {
+      throw new IrisError(
+        Code.INVALID_ARGUMENT,
+        `the ${INFERENCE_HEADER} header (binary tensor data) is for the inference routes (/v2/models/{name}/infer); send ${request.routeOptions.url ?? "this route"} a JSON body without it`,
+      );
+    }
     const { json, binary } = splitBody(body, header);
     const parsed = parseJson(json);
     if (typeof parsed === "object" && parsed !== null) binaryParts.set(parsed, binary);
@@ -94,12 +102,15 @@ function parseBody(request: FastifyRequest, body: Buffer, done: (err: Error | nu
 }
 
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
-  const { logger, maxBodyBytes } = options;
+  const { logger, maxBodyBytes, readiness } = options;
   const fastify = Fastify({
     logger: false,
     bodyLimit: maxBodyBytes,
-    // Requests arriving while the server stops get 503 (and Connection: close).
-    return503OnClosing: true,
+    // Requests arriving while the server stops are answered by the
+    // onRequest hook below, in this port's own forms (fastify's would be
+    // {"error": "Service Unavailable", "statusCode": 503, ...}, even for
+    // /v2/health/ready).
+    return503OnClosing: false,
     ajv: {
       // Validate exactly what was sent: no type coercion, no defaults, no
       // silently removed fields; report every problem, with its value.
@@ -110,6 +121,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const app: HttpApp = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler(errorHandler(logger, maxBodyBytes));
+  // From the moment the server starts stopping, every answer closes its
+  // connection, so that clients reconnect (to another instance: this one no
+  // longer listens) instead of sending more on a kept-alive one, and a
+  // request that still arrives on an open connection is answered 503,
+  // except by the routes that report health: they answer for themselves
+  // (live 200, ready 503 {"ready": false}).
+  app.addHook("onRequest", async (request, reply) => {
+    if (!readiness.draining) return;
+    void reply.header("connection", "close");
+    if (!ANSWERED_WHILE_DRAINING.has(request.routeOptions.url ?? "")) {
+      throw new IrisError(Code.UNAVAILABLE, "the server is shutting down; retry the request on another instance");
+    }
+  });
+  app.addHook("onSend", async (_request, reply, payload) => {
+    if (readiness.draining) void reply.header("connection", "close");
+    return payload;
+  });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: `no route ${request.method} ${request.url.split("?")[0]}; see /docs` }),
   );
@@ -121,7 +149,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
   await app.register(swagger, {
     openapi: {
-      openapi: "3.0.3",
+      openapi: "3.1.0",
       info: {
         title: "iris-serve HTTP API",
         description:

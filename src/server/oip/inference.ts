@@ -63,6 +63,12 @@ export interface InferInput {
    * throws INVALID_ARGUMENT when the data does not match them.
    */
   read(datatype: NumericDatatype, shape: readonly number[], count: number): ArrayLike<number>;
+  /**
+   * The path, in the transport's own terms, of the value at row-major
+   * `index` (called once the shape is checked): `inputs[0].data[6]`,
+   * `inputs[0].contents.fp64_contents[6]`, `raw_input_contents[0][1][2]`.
+   */
+  element(index: number): string;
 }
 
 export interface InferenceRequest {
@@ -169,7 +175,7 @@ function readInputs(served: ServedModel, inputs: readonly InferInput[], maxBatch
     checkRows(rows, maxBatchRows, input.path);
     const values = input.read(datatype, shape, count);
     const x = new Float64Array(rows * FEATURES.length);
-    readMatrix(served, values, rows, x, (r, j) => `${input.path}.data[${r}][${j}]`);
+    readMatrix(served, values, rows, x, (r, j) => input.element(r * FEATURES.length + j));
     return { x, rows };
   }
   const byName = new Map(inputs.map((input) => [input.name, input]));
@@ -201,7 +207,7 @@ function readInputs(served: ServedModel, inputs: readonly InferInput[], maxBatch
     columns.map((c) => c.values),
     rows,
     x,
-    (r, j) => `${columns[j]!.input.path}.data[${r}]`,
+    (r, j) => columns[j]!.input.element(r),
   );
   return { x, rows };
 }

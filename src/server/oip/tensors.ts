@@ -104,15 +104,33 @@ export function numbersFromJson(data: unknown, datatype: NumericDatatype, shape:
     }
     if (!Array.isArray(value) || value.length !== shape[depth]) {
       const got = Array.isArray(value) ? `${value.length} entries` : describe(value);
-      throw invalidField(
-        `${where} must be an array of ${shape[depth]} entries (shape ${JSON.stringify(shape)}), got ${got}`,
-        `${path}.data`,
-      );
+      throw invalidField(`${where} must be an array of ${shape[depth]} entries (shape ${JSON.stringify(shape)}), got ${got}`, where);
     }
     for (let i = 0; i < value.length; i++) walk(value[i], depth + 1, `${where}[${i}]`);
   };
   walk(data, 0, `${path}.data`);
   return out;
+}
+
+/**
+ * Where the element at row-major `index` is in a REST tensor's `data`:
+ * `inputs[0].data[6]` when the data is flat, `inputs[0].data[1][2]` when it
+ * is nested as the shape.
+ */
+export function jsonElementPath(data: unknown, shape: readonly number[], path: string): (index: number) => string {
+  const nested = Array.isArray(data) && data.length > 0 && Array.isArray(data[0]);
+  return nested ? (index) => `${path}.data${tensorIndex(index, shape)}` : (index) => `${path}.data[${index}]`;
+}
+
+/** A row-major element index as the tensor's indices: 6 in [2, 4] is `[1][2]`. */
+export function tensorIndex(index: number, shape: readonly number[]): string {
+  let text = "";
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const size = shape[d]!;
+    text = `[${index % size}]${text}`;
+    index = Math.floor(index / size);
+  }
+  return text;
 }
 
 function jsonNumber(value: unknown, datatype: NumericDatatype, where: () => string): number {
@@ -153,6 +171,12 @@ const SNAKE: Record<keyof InferTensorContents, string> = {
   bytesContents: "bytes_contents",
 };
 
+/** The path of the `contents` field that carries `datatype` under `path`: `inputs[0].contents.fp64_contents`. */
+export function contentsPath(datatype: string, path: string): string {
+  const field = CONTENTS_FIELD[datatype as keyof typeof CONTENTS_FIELD];
+  return `${path}.contents${field === undefined ? "" : `.${SNAKE[field]}`}`;
+}
+
 /** The numbers of a gRPC input's `contents`, from the field its datatype uses. */
 export function numbersFromContents(
   contents: InferTensorContents | undefined,
@@ -187,16 +211,15 @@ export function numbersFromContents(
 
 /**
  * The numbers in `bytes`: `count` little-endian elements of `datatype`
- * (the layout of gRPC raw contents and of the REST binary extension). FP64
- * bytes at an 8-byte-aligned offset are read in place, without a copy.
+ * (the layout of gRPC raw contents and of the REST binary extension), or
+ * INVALID_ARGUMENT naming `field`, the field that gave the bytes or their
+ * size, when there are not exactly that many. FP64 bytes at an
+ * 8-byte-aligned offset are read in place, without a copy.
  */
-export function numbersFromBytes(bytes: Uint8Array, datatype: NumericDatatype, count: number, path: string): ArrayLike<number> {
+export function numbersFromBytes(bytes: Uint8Array, datatype: NumericDatatype, count: number, field: string): ArrayLike<number> {
   const size = DATATYPE_SIZES[datatype];
   if (bytes.byteLength !== count * size) {
-    throw invalidField(
-      `${path} has ${bytes.byteLength} bytes of data, but ${count} ${datatype} values take ${count * size}`,
-      path,
-    );
+    throw invalidField(`${field} is ${bytes.byteLength} bytes, but ${count} ${datatype} values take ${count * size}`, field);
   }
   const { buffer, byteOffset } = bytes;
   if (LITTLE_ENDIAN && datatype === "FP64" && byteOffset % 8 === 0) return new Float64Array(buffer, byteOffset, count);
