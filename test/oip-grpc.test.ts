@@ -19,7 +19,8 @@ import {
 import type { IrisServiceClient } from "../src/gen/iris.js";
 import type { IrisModel } from "../src/model/index.js";
 import { decodeRpcStatus, STATUS_DETAILS_KEY } from "../src/rpc/status-details.js";
-import { expectedOutputs, FEATURES, readBytesElements, readFloat64s, readInt64s, tensorBytes } from "./support/oip.js";
+import { FEATURES } from "../src/model/index.js";
+import { expectedOutputs, readBytesElements, readFloat64s, readInt64s, tensorBytes } from "./support/oip.js";
 import { call, generatedClient, healthCheck, healthClient, irisRows, referenceModel, reflect } from "./support/service-fixtures.js";
 import { useServer, useServers } from "./support/use-servers.js";
 

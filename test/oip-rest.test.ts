@@ -12,7 +12,8 @@ import type { IrisServiceClient } from "../src/gen/iris.js";
 import type { IrisModel } from "../src/model/index.js";
 import { call, generatedClient, irisRows, referenceModel } from "./support/service-fixtures.js";
 import { httpClient, splitBinaryAnswer, type HttpClient, type HttpResponse } from "./support/http-client.js";
-import { expectedOutputs, FEATURES, readBytesElements, readFloat64s, readInt64s, tensorBytes } from "./support/oip.js";
+import { FEATURES } from "../src/model/index.js";
+import { expectedOutputs, readBytesElements, readFloat64s, readInt64s, tensorBytes } from "./support/oip.js";
 import { useServer, useServers } from "./support/use-servers.js";
 
 const MODEL = "iris-logreg";

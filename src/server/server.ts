@@ -12,6 +12,7 @@
 import type { ServerCredentials } from "@grpc/grpc-js";
 import type { IrisServiceServer } from "../gen/iris.js";
 import type { Logger } from "../logger.js";
+import type { CallStage } from "./calls.js";
 import { formatAddress, startGrpcServer, type GrpcServer } from "./grpc/server.js";
 import type { HealthReporter } from "./grpc/health.js";
 import { startHttpServer, type HttpServer } from "./http/server.js";
@@ -38,6 +39,8 @@ export interface IrisServerOptions {
   maxConnectionAgeGraceMs?: number;
   /** TLS for both ports: grpc-js credentials and the PEMs they were made of. */
   tls?: { credentials: ServerCredentials; pem: { cert: Buffer; key: Buffer } } | undefined;
+  /** The per-call stages (see ./calls.ts), run for every call on both ports. */
+  stages?: readonly CallStage[];
   /** Wraps the IrisService handlers (tests). */
   decorateService?: (service: IrisServiceServer) => IrisServiceServer;
 }
@@ -75,6 +78,7 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
   const { host, holder, logger } = options;
   const readiness = new Readiness(holder);
   const serverVersion = options.serverVersion ?? "0.0.0";
+  const stages = options.stages ?? [];
   const grpc = await startGrpcServer({
     host,
     port: options.port,
@@ -87,6 +91,7 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
     maxConnectionAgeMs: options.maxConnectionAgeMs ?? 0,
     maxConnectionAgeGraceMs: options.maxConnectionAgeGraceMs ?? DEFAULT_MAX_CONNECTION_AGE_GRACE_MS,
     credentials: options.tls?.credentials,
+    stages,
     decorateService: options.decorateService,
   });
   let http: HttpServer | undefined;
@@ -101,6 +106,7 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
         serverVersion,
         maxBatchRows: options.maxBatchRows,
         maxBodyBytes: options.maxReceiveBytes,
+        stages,
         tls: options.tls?.pem,
       });
     } catch (err) {

@@ -6,8 +6,6 @@
  */
 import type { IrisModel } from "../../src/model/index.js";
 
-export const FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"] as const;
-
 /** The three outputs the model answers for `rows`, in JSON form (flat data). */
 export function expectedOutputs(model: IrisModel, rows: readonly (readonly number[])[]) {
   const predictions = rows.map((row) => model.predict(row));

@@ -17,6 +17,8 @@ import { GRPCInferenceServiceService } from "../../gen/inference/open_inference_
 import { IrisServiceService, type IrisServiceServer } from "../../gen/iris.js";
 import type { Logger } from "../../logger.js";
 import type { Readiness } from "../readiness.js";
+import type { CallStage } from "../calls.js";
+import { callInterceptor } from "./calls.js";
 import { guardedRegistry } from "./codec.js";
 import { HealthReporter } from "./health.js";
 import { createInferenceService } from "./inference-service.js";
@@ -49,6 +51,8 @@ export interface GrpcServerOptions {
   maxConnectionAgeGraceMs: number;
   /** Transport security; plaintext (insecure) when absent. */
   credentials: ServerCredentials | undefined;
+  /** The per-call stages (see ../calls.ts), run for every call on the port. */
+  stages: readonly CallStage[];
   /**
    * Wraps the IrisService handlers before they are registered, e.g. to
    * observe or hold calls in tests. The identity when absent.
@@ -110,7 +114,10 @@ function bind(server: Server, address: string, credentials: ServerCredentials): 
 
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const { host, readiness, logger } = options;
-  const grpcOptions: ServerOptions = { "grpc.max_receive_message_length": options.maxReceiveBytes };
+  const grpcOptions: ServerOptions = {
+    "grpc.max_receive_message_length": options.maxReceiveBytes,
+    interceptors: [callInterceptor(options.stages, logger)],
+  };
   if (options.maxConnectionAgeMs > 0) {
     grpcOptions["grpc.max_connection_age_ms"] = options.maxConnectionAgeMs;
     grpcOptions["grpc.max_connection_age_grace_ms"] = options.maxConnectionAgeGraceMs;

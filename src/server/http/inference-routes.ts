@@ -184,6 +184,8 @@ export function inferenceRoutes(app: HttpApp, options: InferenceRoutesOptions): 
     const modelName = nameOf(served);
     checkModel(served, modelName, params.name, params.version);
     const result = infer(served, modelName, { inputs: inputsOf(body, options.binaryPart(body)), outputs: (body.outputs ?? []).map((o) => o.name) }, options.maxBatchRows);
+    reply.request.call.rows = result.rows;
+    reply.request.call.modelVersion = result.modelVersion;
 
     const allBinary = body.parameters?.binary_data_output === true;
     const binaryByName = new Map((body.outputs ?? []).map((o) => [o.name, o.parameters?.binary_data]));

@@ -45,6 +45,8 @@ export function predictRoute(app: HttpApp, { readiness, maxBatchRows }: PredictR
       const classIndices = new Int32Array(rows);
       const probabilities = new Float64Array(rows * k);
       model.predictBatch(x, rows, classIndices, probabilities);
+      request.call.rows = rows;
+      request.call.modelVersion = model.version;
       const probabilitiesOf = (r: number): number[] => Array.from(probabilities.subarray(r * k, (r + 1) * k));
       if (!batch) {
         const c = classIndices[0]!;

@@ -29,6 +29,8 @@ import type { Logger } from "../../logger.js";
 import type { Readiness } from "../readiness.js";
 import { formatAddress, listenError } from "../grpc/server.js";
 import { INFERENCE_HEADER, splitBody } from "./binary.js";
+import type { CallStage } from "../calls.js";
+import { registerCalls } from "./calls.js";
 import { emptyBody, errorHandler } from "./errors.js";
 import { ANSWERED_WHILE_DRAINING, BINARY_ROUTES, inferenceRoutes } from "./inference-routes.js";
 import { predictRoute } from "./predict-route.js";
@@ -55,6 +57,8 @@ export interface HttpServerOptions {
   maxBatchRows: number;
   /** Largest request body, in bytes; larger ones get 413. */
   maxBodyBytes: number;
+  /** The per-call stages (see ../calls.ts), run for every request on the port. */
+  stages: readonly CallStage[];
   /** HTTPS with this PEM certificate chain and key; plain HTTP when absent. */
   tls: { cert: Buffer; key: Buffer } | undefined;
 }
@@ -121,6 +125,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const app: HttpApp = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler(errorHandler(logger, maxBodyBytes));
+  registerCalls(app, options.stages);
   // From the moment the server starts stopping, every answer closes its
   // connection, so that clients reconnect (to another instance: this one no
   // longer listens) instead of sending more on a kept-alive one, and a

@@ -1,0 +1,56 @@
+/**
+ * One call to the server, whatever its API, as the per-call machinery sees
+ * it: the gRPC interceptor (./grpc/calls.ts) and the HTTP hooks
+ * (./http/calls.ts) make a Call when a request starts, run every stage's
+ * `start` (which may refuse the call by throwing an IrisError: access
+ * control, load shedding), and every stage's `end` once the answer has gone
+ * (metrics, access logs). Each call carries a request id: the caller's
+ * `x-request-id` (metadata or header) when it sent a usable one, else a new
+ * one; it is returned to the caller the same way.
+ */
+import { randomUUID } from "node:crypto";
+
+/** The metadata key / header of the request id, in and out. */
+export const REQUEST_ID_KEY = "x-request-id";
+
+export interface Call {
+  readonly api: "grpc" | "http";
+  /** gRPC: the service (`iris.v1.IrisService`); HTTP: the HTTP method (`POST`). */
+  readonly service: string;
+  /** gRPC: the method (`Predict`); HTTP: the route as declared (`/v2/models/:name/infer`), never the raw URL. */
+  readonly method: string;
+  /** gRPC: the go-grpc-prometheus grpc_type (`unary`, `server_stream`, ...); HTTP: "http". */
+  readonly kind: string;
+  readonly requestId: string;
+  /** The caller's address, `ip:port`. */
+  readonly peer: string;
+  /** performance.now() when the request started. */
+  readonly started: number;
+  /** Rows answered, when the call predicted. */
+  rows?: number;
+  /** The version of the model that answered, when one did. */
+  modelVersion?: string;
+}
+
+export interface CallEnd {
+  /** gRPC: the status code; HTTP: the status code. */
+  readonly status: number;
+  /** From the start of the request to the answer, in milliseconds. */
+  readonly ms: number;
+}
+
+export interface CallStage {
+  /** A call has started (metadata or headers received, before the body is read). Throw an IrisError to refuse it. */
+  start?(call: Call): void;
+  /** The call has ended (answered, refused or cancelled); called once. */
+  end?(call: Call, end: CallEnd): void;
+}
+
+/** Longest request id taken from a caller; longer ones are replaced, not truncated. */
+const MAX_REQUEST_ID_LENGTH = 128;
+const USABLE_REQUEST_ID = /^[\x21-\x7e]+$/;
+
+/** The caller's request id when it is usable (printable ASCII, no spaces, at most 128 characters), else a new UUID. */
+export function requestIdOf(value: unknown): string {
+  return typeof value === "string" && value.length <= MAX_REQUEST_ID_LENGTH && USABLE_REQUEST_ID.test(value) ? value : randomUUID();
+}

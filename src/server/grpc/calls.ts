@@ -1,0 +1,104 @@
+/**
+ * The per-call machinery of the gRPC port (see ../calls.ts), as one grpc-js
+ * server interceptor, so it covers every service on the port (iris.v1, the
+ * Open Inference Protocol, health, reflection) alike: it makes the Call when
+ * the request's metadata arrives, runs the stages' `start` (a throw refuses
+ * the call before its message is read), returns the request id in the
+ * response metadata (in the trailers when the call ends without headers),
+ * notes the rows and model version an answer carries, and runs the stages'
+ * `end` exactly once: at the status, or at cancellation.
+ */
+import {
+  Metadata,
+  ServerInterceptingCall,
+  type ServerInterceptingCallInterface,
+  type ServerInterceptor,
+  type ServerMethodDefinition,
+} from "@grpc/grpc-js";
+import { Code } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import { REQUEST_ID_KEY, requestIdOf, type Call, type CallStage } from "../calls.js";
+import { toServiceStatus } from "./status.js";
+
+/** go-grpc-prometheus's grpc_type of a method. */
+function kindOf(method: ServerMethodDefinition<unknown, unknown>): string {
+  if (method.requestStream) return method.responseStream ? "bidi_stream" : "client_stream";
+  return method.responseStream ? "server_stream" : "unary";
+}
+
+/** What an answer says of the rows it predicted and the model that answered, for the messages that say it. */
+function describe(call: Call, message: unknown): void {
+  if (typeof message !== "object" || message === null) return;
+  const m = message as {
+    modelVersion?: unknown;
+    prediction?: unknown;
+    classIndices?: unknown[];
+    outputs?: { shape?: number[] }[];
+  };
+  if (typeof m.modelVersion === "string" && m.modelVersion !== "") call.modelVersion = m.modelVersion;
+  if (m.prediction !== undefined) call.rows = 1;
+  else if (Array.isArray(m.classIndices)) call.rows = m.classIndices.length;
+  else if (Array.isArray(m.outputs) && typeof m.outputs[0]?.shape?.[0] === "number") call.rows = m.outputs[0].shape[0];
+}
+
+export function callInterceptor(stages: readonly CallStage[], logger: Logger): ServerInterceptor {
+  return (method: ServerMethodDefinition<unknown, unknown>, next: ServerInterceptingCallInterface) => {
+    const [, service = "", name = ""] = method.path.split("/");
+    const kind = kindOf(method);
+    let call: Call | undefined;
+    let ended = false;
+    let sentMetadata = false;
+    const end = (status: number): void => {
+      if (ended || call === undefined) return;
+      ended = true;
+      const done = { status, ms: performance.now() - call.started };
+      for (const stage of stages) stage.end?.(call, done);
+    };
+    const intercepting: ServerInterceptingCall = new ServerInterceptingCall(next, {
+      start: (startNext) =>
+        startNext({
+          onReceiveMetadata: (metadata, metadataNext) => {
+            call = {
+              api: "grpc",
+              service,
+              method: name,
+              kind,
+              requestId: requestIdOf(metadata.get(REQUEST_ID_KEY)[0]),
+              peer: next.getPeer(),
+              started: performance.now(),
+            };
+            try {
+              for (const stage of stages) stage.start?.(call);
+            } catch (err) {
+              const { code, details, metadata: trailers } = toServiceStatus(err, logger, method.path);
+              intercepting.sendStatus({ code, details, metadata: trailers ?? new Metadata() });
+              return;
+            }
+            metadataNext(metadata);
+          },
+          onCancel: () => end(Code.CANCELLED),
+        }),
+      sendMetadata: (metadata, metadataNext) => {
+        sentMetadata = true;
+        if (call !== undefined) metadata.set(REQUEST_ID_KEY, call.requestId);
+        metadataNext(metadata);
+      },
+      sendMessage: (message, messageNext) => {
+        if (call !== undefined) describe(call, message);
+        messageNext(message);
+      },
+      sendStatus: (status, statusNext) => {
+        end(status.code);
+        if (!sentMetadata && call !== undefined) {
+          // A trailers-only answer: the request id goes with the status.
+          const trailers = status.metadata ?? new Metadata();
+          trailers.set(REQUEST_ID_KEY, call.requestId);
+          statusNext({ ...status, metadata: trailers });
+          return;
+        }
+        statusNext(status);
+      },
+    });
+    return intercepting;
+  };
+}

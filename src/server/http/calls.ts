@@ -1,0 +1,60 @@
+/**
+ * The per-call machinery of the HTTP port (see ../calls.ts), as fastify
+ * hooks: `onRequest` makes the Call (`request.call`) with the route as
+ * declared and the request id (returned in the `x-request-id` header), and
+ * runs the stages' `start` (a throw is answered by the error handler, before
+ * the body is read); handlers note the rows and model version on
+ * `request.call`; `onResponse` (or `onRequestAbort`) runs the stages' `end`
+ * exactly once.
+ */
+import type { FastifyInstance } from "fastify";
+import { REQUEST_ID_KEY, requestIdOf, type Call, type CallStage } from "../calls.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** This request as the per-call machinery sees it. */
+    call: Call;
+  }
+}
+
+/** The status an aborted request ends with (the client closed the connection first), as nginx logs it. */
+const CLIENT_CLOSED_REQUEST = 499;
+
+export function registerCalls(app: FastifyInstance, stages: readonly CallStage[]): void {
+  const ended = new WeakSet<Call>();
+  const end = (call: Call | undefined, status: number): void => {
+    if (call === undefined || ended.has(call)) return;
+    ended.add(call);
+    const done = { status, ms: performance.now() - call.started };
+    for (const stage of stages) stage.end?.(call, done);
+  };
+  app.decorateRequest("call", undefined as unknown as Call);
+  app.addHook("onRequest", (request, reply, done) => {
+    const call: Call = {
+      api: "http",
+      service: request.method,
+      method: request.routeOptions.url ?? "",
+      kind: "http",
+      requestId: requestIdOf(request.headers[REQUEST_ID_KEY]),
+      peer: `${request.ip}:${request.socket.remotePort ?? 0}`,
+      started: performance.now(),
+    };
+    request.call = call;
+    void reply.header(REQUEST_ID_KEY, call.requestId);
+    try {
+      for (const stage of stages) stage.start?.(call);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
+  });
+  app.addHook("onResponse", (request, reply, done) => {
+    end(request.call, reply.statusCode);
+    done();
+  });
+  app.addHook("onRequestAbort", (request, done) => {
+    end(request.call, CLIENT_CLOSED_REQUEST);
+    done();
+  });
+}
