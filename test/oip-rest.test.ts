@@ -123,6 +123,9 @@ describe("health and metadata", () => {
     expect([d.status, d.json]).toEqual([404, otherName]);
     const e = await infer(body, `/v2/models/${MODEL}/versions/7/infer`);
     expect([e.status, e.json]).toEqual([404, otherVersion]);
+    // The model is looked up first: another model is 404 whatever the body holds.
+    const f = await infer({ inputs: [] }, "/v2/models/resnet/infer");
+    expect([f.status, f.json]).toEqual([404, otherName]);
   });
 });
 
@@ -596,6 +599,8 @@ describe("readiness", () => {
     expect([metadata.status, metadata.json]).toEqual([503, noModel]);
     const inferred = await c.post(`/v2/models/${MODEL}/infer`, { inputs: [fp64([SETOSA])] });
     expect([inferred.status, inferred.json]).toEqual([503, noModel]);
+    const invalid = await c.post(`/v2/models/${MODEL}/infer`, { inputs: "none" });
+    expect([invalid.status, invalid.json]).toEqual([503, noModel]);
     const server = await c.get("/v2");
     expect(server.status).toBe(200);
 

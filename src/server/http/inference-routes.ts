@@ -178,6 +178,18 @@ export function inferenceRoutes(app: HttpApp, options: InferenceRoutesOptions): 
         ...errors(400, 404, 413, 503),
       },
     },
+    // The model is looked up before the body is validated: another model's
+    // name is 404 (and no model 503) whatever the body holds.
+    preValidation: (request: { params: unknown }, _reply: unknown, done: (err?: Error) => void) => {
+      try {
+        const { name, version } = request.params as Params;
+        const served = readiness.served();
+        checkModel(served, nameOf(served), name, version);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    },
   });
   const inferHandler = (params: Params, body: InferRequest, reply: FastifyReply): void => {
     const served = readiness.served();
