@@ -1,5 +1,7 @@
 /**
- * The iris-serve client SDK (`import { createIrisClient } from "iris-serve/client"`).
+ * The iris-serve client SDK, published on its own as `@iris-serve/client`
+ * (ES module and CommonJS builds, packages/client) and shipped inside the
+ * `iris-serve` package as `iris-serve/client`.
  *
  * ```ts
  * const iris = createIrisClient("localhost:50051");
@@ -95,9 +97,27 @@ export interface TlsOptions {
 export type LoadBalancingPolicy = "pick_first" | "round_robin";
 export const LOAD_BALANCING_POLICIES: readonly LoadBalancingPolicy[] = ["pick_first", "round_robin"];
 
+/**
+ * Channel credentials made by @grpc/grpc-js (`credentials.createInsecure()`,
+ * `credentials.createSsl(...)`, ...), recognised by their shape rather than
+ * their class: grpc-js 1.x credentials type-check whichever copy or version
+ * of grpc-js made them.
+ */
+export interface GrpcChannelCredentials {
+  /** Whether the channel is secure (TLS). */
+  _isSecure(): boolean;
+  compose(callCredentials: never): unknown;
+}
+
 export interface IrisClientOptions {
-  /** "insecure" (plaintext, the default), TLS settings, or ready-made grpc-js credentials. */
-  credentials?: "insecure" | { tls: TlsOptions } | ChannelCredentials;
+  /**
+   * "insecure" (plaintext, the default), TLS settings, or ready-made grpc-js
+   * credentials. Credentials of the @grpc/grpc-js the SDK loads (the
+   * application's own, the peer dependency) are used as they are; plaintext
+   * credentials of another copy of grpc-js are accepted too; TLS credentials
+   * of another copy cannot be (give `{ tls }` instead).
+   */
+  credentials?: "insecure" | { tls: TlsOptions } | GrpcChannelCredentials;
   /**
    * Load-balancing policy (grpc's service config `loadBalancingConfig`).
    * When set, it wins over a service config published in DNS. Default:
@@ -109,7 +129,7 @@ export interface IrisClientOptions {
    * (1 to MAX_DEADLINE_MS, or Infinity for none); default 10 000.
    */
   deadlineMs?: number;
-  /** Largest response accepted; default 64 MiB (a 100 000-row batch answer is ~2.5 MB). */
+  /** Largest response accepted; default DEFAULT_MAX_RESPONSE_BYTES, 64 MiB (a 100 000-row batch answer is ~2.5 MB). */
   maxReceiveBytes?: number;
   /** Extra grpc-js channel options (`grpc.service_config` only without `loadBalancing`). */
   channelOptions?: ChannelOptions;
@@ -142,7 +162,8 @@ export interface IrisClient {
 export const DEFAULT_DEADLINE_MS = 10_000;
 /** The longest finite deadline, 2^31 - 1 ms (about 24.8 days): the most a Node timer can wait. */
 export const MAX_DEADLINE_MS = 2_147_483_647;
-export const DEFAULT_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+/** The largest response a client accepts unless `maxReceiveBytes` says otherwise: 64 MiB. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 function invalidArgument(message: string, cause?: unknown): IrisError {
   return new IrisError(Code.INVALID_ARGUMENT, message, cause === undefined ? {} : { cause });
@@ -158,7 +179,7 @@ function checkDeadline(ms: unknown, name: string): number {
 function channelOptionsOf(options: IrisClientOptions): ChannelOptions {
   const { loadBalancing, channelOptions = {} } = options;
   const result: ChannelOptions = {
-    "grpc.max_receive_message_length": options.maxReceiveBytes ?? DEFAULT_MAX_RECEIVE_BYTES,
+    "grpc.max_receive_message_length": options.maxReceiveBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
   };
   if (loadBalancing !== undefined) {
     if (!LOAD_BALANCING_POLICIES.includes(loadBalancing)) {
@@ -174,11 +195,45 @@ function channelOptionsOf(options: IrisClientOptions): ChannelOptions {
   return { ...result, ...channelOptions };
 }
 
-function toCredentials(c: IrisClientOptions["credentials"]): ChannelCredentials {
+function isGrpcChannelCredentials(c: unknown): c is GrpcChannelCredentials {
+  if (typeof c !== "object" || c === null) return false;
+  const shape = c as Record<keyof GrpcChannelCredentials, unknown>;
+  return typeof shape._isSecure === "function" && typeof shape.compose === "function";
+}
+
+function toCredentials(c: unknown): ChannelCredentials {
   if (c === undefined || c === "insecure") return grpcCredentials.createInsecure();
-  if (c instanceof ChannelCredentials) return c;
-  const { rootCerts, privateKey, certChain } = c.tls;
+  if (isGrpcChannelCredentials(c)) {
+    // grpc-js only takes its own credentials objects (its channel checks the class).
+    if (c instanceof ChannelCredentials) return c;
+    // Another copy's plaintext credentials carry nothing but "insecure" (grpc-js
+    // refuses to compose call credentials with them): the same as ours.
+    if (!c._isSecure()) return grpcCredentials.createInsecure();
+    throw invalidArgument(
+      "credentials: these TLS credentials were made by another copy of @grpc/grpc-js than the one the SDK uses; " +
+        "give { tls: { rootCerts, privateKey, certChain } } instead, or install a single @grpc/grpc-js",
+    );
+  }
+  const tls = typeof c === "object" && c !== null ? (c as { tls?: unknown }).tls : undefined;
+  if (typeof tls !== "object" || tls === null) {
+    throw invalidArgument(`credentials must be "insecure", { tls: {...} } or @grpc/grpc-js channel credentials, got ${describeValue(c)}`);
+  }
+  const { rootCerts, privateKey, certChain } = tls as TlsOptions;
   return grpcCredentials.createSsl(rootCerts ?? null, privateKey ?? null, certChain ?? null);
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value !== "object" || value === null) return String(value);
+  return `an object with keys ${JSON.stringify(Object.keys(value))}`;
+}
+
+/**
+ * A gRPC status message as grpc-js reports it, without the empty
+ * "Resolution note:" grpc-js appends to connection errors.
+ */
+export function statusMessage(err: Pick<ServiceError, "details" | "message">): string {
+  return (err.details || err.message).replace(/\s*Resolution note:\s*$/, "");
 }
 
 /** A grpc-js error as an IrisError, with the BadRequest violations the server sent. */
@@ -193,9 +248,7 @@ export function fromServiceError(err: ServiceError): IrisError {
     }
   }
   const code = (Number.isInteger(err.code) && err.code >= 0 && err.code <= 16 ? err.code : Code.UNKNOWN) as Code;
-  // grpc-js ends connection errors with an empty "Resolution note:".
-  const message = (err.details || err.message).replace(/\s*Resolution note:\s*$/, "");
-  return new IrisError(code, message, { cause: err, violations });
+  return new IrisError(code, statusMessage(err), { cause: err, violations });
 }
 
 function toFlower(m: FlowerMeasurements, path: string): Flower {
