@@ -1,10 +1,13 @@
 /**
- * The one configuration reader of the server. Command-line flags override
- * `IRIS_*` environment variables, which override the defaults. Everything is
- * checked once, up front: the first bad value is an IrisError
+ * The one configuration reader of the server and the CLI. Command-line flags
+ * override `IRIS_*` environment variables, which override the defaults.
+ * Everything is checked once, up front: the first bad value is an IrisError
  * (INVALID_ARGUMENT) naming the flag or variable, what it must be and what it
  * was; the result is a fully filled, frozen object.
  */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Code, IrisError } from "./errors.js";
 
 /** Log levels, most to least severe; `silent` turns logging off. */
@@ -18,7 +21,7 @@ export interface ServerConfig {
   readonly port: number;
   /** HTTP port (`/predict`, the Open Inference Protocol's REST binding); 0 picks a free one; undefined: off. */
   readonly httpPort: number | undefined;
-  /** Path of the model artifact to serve, or of a directory holding model.json. */
+  /** Path of the model artifact to serve, or of a directory holding model.json (default: see defaultModelPath). */
   readonly modelPath: string;
   /** The model's name in the Open Inference Protocol; undefined: the artifact's name. */
   readonly modelName: string | undefined;
@@ -51,11 +54,33 @@ export const DEFAULT_MAX_BATCH_ROWS = 100_000;
 /** 8 MiB: room for a full 100 000-row batch (~3.8 MB) with margin. */
 export const DEFAULT_MAX_RECEIVE_BYTES = 8 * 1024 * 1024;
 
+/** The model artifact looked for in the working directory when no path is given. */
+export const DEFAULT_MODEL_PATH = "artifacts/model.json";
+/**
+ * The model artifact this package ships: artifacts/model.json at the package
+ * root, beside src/ and dist/ (so it is found from either).
+ */
+export const PACKAGED_MODEL_PATH = fileURLToPath(new URL("../artifacts/model.json", import.meta.url));
+
+/**
+ * The model to use when neither --model nor IRIS_MODEL names one:
+ * `artifacts/model.json` in the working directory (`cwd`) when it exists
+ * (a checkout, or a directory the trainer wrote into), else the model this
+ * package ships (an installed `iris` run from anywhere).
+ */
+export function defaultModelPath(cwd: string = process.cwd()): string {
+  return existsSync(resolve(cwd, DEFAULT_MODEL_PATH)) ? DEFAULT_MODEL_PATH : PACKAGED_MODEL_PATH;
+}
+
+/** What `--help` texts say of the default model path. */
+export const DEFAULT_MODEL_HELP = `${DEFAULT_MODEL_PATH} if it exists, else the model the package ships`;
+
+/** The defaults; `modelPath` is DEFAULT_MODEL_PATH here, resolved by defaultModelPath() when read. */
 export const DEFAULTS: ServerConfig = Object.freeze({
   host: "0.0.0.0",
   port: 50051,
   httpPort: 8080,
-  modelPath: "artifacts/model.json",
+  modelPath: DEFAULT_MODEL_PATH,
   modelName: undefined,
   maxBatchRows: DEFAULT_MAX_BATCH_ROWS,
   maxReceiveBytes: DEFAULT_MAX_RECEIVE_BYTES,
@@ -92,6 +117,8 @@ export interface ConfigSources {
   flags?: Partial<Record<keyof ServerConfig, string | undefined>>;
   /** The environment (process.env); an empty variable counts as unset. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Where a relative default is looked for (defaultModelPath); process.cwd() by default. */
+  cwd?: string;
 }
 
 /** A raw value and where it came from, for error messages. */
@@ -119,24 +146,37 @@ const HTTP_OFF = /^off$/i;
 /** A model name as it appears in URL paths (/v2/models/{name}) and KServe resource names. */
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 
+/** The raw value of one setting: its flag, else its variable, else undefined. */
+function rawSetting(key: keyof ServerConfig, { flags = {}, env = {} }: ConfigSources): Raw | undefined {
+  const { flag, env: name } = SETTINGS[key];
+  const fromFlag = flags[key];
+  if (fromFlag !== undefined) return { value: fromFlag, source: `--${flag}` };
+  const fromEnv = env[name];
+  if (fromEnv !== undefined && fromEnv !== "") return { value: fromEnv, source: name };
+  return undefined;
+}
+
+/**
+ * Reads the model path alone, for commands that only load a model
+ * (`iris predict`, `iris info`): --model, else IRIS_MODEL, else
+ * defaultModelPath(). Throws IrisError (INVALID_ARGUMENT) on an empty path.
+ */
+export function loadModelPath(sources: ConfigSources = {}): string {
+  const modelRaw = rawSetting("modelPath", sources);
+  if (modelRaw === undefined) return defaultModelPath(sources.cwd);
+  if (modelRaw.value.trim() === "") throw invalid(modelRaw, "the path of a model artifact");
+  return modelRaw.value;
+}
+
 /** Reads and validates the server configuration. Throws IrisError (INVALID_ARGUMENT). */
-export function loadConfig({ flags = {}, env = {} }: ConfigSources = {}): ServerConfig {
-  const raw = (key: keyof ServerConfig): Raw | undefined => {
-    const { flag, env: name } = SETTINGS[key];
-    const fromFlag = flags[key];
-    if (fromFlag !== undefined) return { value: fromFlag, source: `--${flag}` };
-    const fromEnv = env[name];
-    if (fromEnv !== undefined && fromEnv !== "") return { value: fromEnv, source: name };
-    return undefined;
-  };
+export function loadConfig(sources: ConfigSources = {}): ServerConfig {
+  const raw = (key: keyof ServerConfig): Raw | undefined => rawSetting(key, sources);
 
   const hostRaw = raw("host");
   const host = hostRaw === undefined ? DEFAULTS.host : hostRaw.value.trim();
   if (hostRaw && (host === "" || /\s/.test(host))) throw invalid(hostRaw, "a host name or IP address");
 
-  const modelRaw = raw("modelPath");
-  const modelPath = modelRaw === undefined ? DEFAULTS.modelPath : modelRaw.value;
-  if (modelRaw && modelPath.trim() === "") throw invalid(modelRaw, "the path of a model artifact");
+  const modelPath = loadModelPath(sources);
 
   const httpRaw = raw("httpPort");
   const httpOff = httpRaw !== undefined && HTTP_OFF.test(httpRaw.value.trim());

@@ -307,7 +307,7 @@ describe("iris predict", () => {
     expect(r.stderr).toMatch(/^iris predict: --input is required/);
     const empty = await iris(["predict", "--model", "", "--input", "[5.1,3.5,1.4,0.2]"]);
     expect(empty.code).toBe(2);
-    expect(empty.stderr).toBe("iris predict: --model must name a model file, got an empty string\n");
+    expect(empty.stderr).toBe('iris predict: --model must be the path of a model artifact, got ""\n');
   });
 
   it("a missing or invalid model file: one line, exit 1", async () => {

@@ -117,10 +117,25 @@ describe("iris health", () => {
     }
   });
 
+  it("asks port 50051 of a host given without one, IPv6 included: the same answer as HOST:50051", async () => {
+    // Whatever runs on this machine's port 50051 (a server or nothing), both spellings reach the same port.
+    for (const [bare, full] of [
+      ["127.0.0.1", "127.0.0.1:50051"],
+      ["[::1]", "[::1]:50051"],
+      ["::1", "[::1]:50051"],
+    ] as const) {
+      const [short, long] = await Promise.all([check(["--address", bare, "--timeout-ms", "2000"]), check(["--address", full, "--timeout-ms", "2000"])]);
+      expect(short, bare).toEqual(long);
+      expect(`${short.out}${short.err}`, bare).toContain(`${full}`);
+    }
+  });
+
   it("rejects bad flags as usage errors", async () => {
     for (const [argv, message] of [
-      [["--address", "localhost"], '--address must be host:port with a port from 1 to 65535, got "localhost"'],
-      [["--address", "host:70000"], "--address must be host:port"],
+      [["--address", "host:70000"], '--address must be HOST or HOST:PORT with a port from 1 to 65535 ([::1] for IPv6), got "host:70000"'],
+      [["--address", "host:"], '--address must be HOST or HOST:PORT with a port from 1 to 65535 ([::1] for IPv6), got "host:"'],
+      [["--address", "[]:50051"], "--address must be HOST or HOST:PORT"],
+      [["--address", " "], "--address must be HOST or HOST:PORT, got an empty string"],
       [["--timeout-ms", "0"], "--timeout-ms must be between 1 and 600000, got 0"],
       [["--timeout-ms", "soon"], '--timeout-ms must be a number, got "soon"'],
       [["--bogus"], "Unknown option '--bogus'"],
@@ -148,8 +163,8 @@ describe("iris health", () => {
     const down = await cli(["--address", address, "--service", "draining"]);
     expect(down.code).toBe(1);
     expect(down.stderr.trim().split("\n")).toHaveLength(1);
-    const usage = await cli(["--address", "nope"]);
+    const usage = await cli(["--address", "nope:0"]);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toContain("iris health: --address must be host:port");
+    expect(usage.stderr).toContain("iris health: --address must be HOST or HOST:PORT");
   });
 });

@@ -1,6 +1,7 @@
 /**
  * `iris predict --remote` prints exactly what the local `iris predict` prints
- * for the same model and input.
+ * for the same model and input; `--remote` (and `iris info --remote`) dial
+ * port 50051 of a host given without a port.
  */
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -55,6 +56,23 @@ describe("iris predict --remote", () => {
     expect(r.stdout).toBe("");
   });
 
+  it("dials port 50051 of a host given without a port (IPv6 too), as `iris info --remote` does", async () => {
+    // Whatever runs on this machine's port 50051 (a server or nothing), both spellings reach the same port.
+    const input = "[5.1,3.5,1.4,0.2]";
+    const runs = await Promise.all([
+      iris("predict", "--remote", "127.0.0.1", "--input", input, "--timeout-ms", "3000"),
+      iris("predict", "--remote", "127.0.0.1:50051", "--input", input, "--timeout-ms", "3000"),
+      iris("info", "--remote", "[::1]", "--timeout-ms", "3000"),
+      iris("info", "--remote", "[::1]:50051", "--timeout-ms", "3000"),
+    ]);
+    const [bare, full, bare6, full6] = runs.map((r) => ({ ...r, stdout: r.stdout.replace(/"loadedAt": "[^"]*"/, "") }));
+    expect(bare).toEqual(full);
+    expect(bare6).toEqual(full6);
+    // A failure names the address dialled.
+    expect(bare.code === 0 || bare.stderr.startsWith("iris predict: 127.0.0.1:50051: "), bare.stderr).toBe(true);
+    expect(bare6.code === 0 || bare6.stderr.startsWith("iris info: [::1]:50051: "), bare6.stderr).toBe(true);
+  });
+
   it("checks the input and the flags before calling (exit 2)", async () => {
     const bad = await iris("predict", "--remote", "127.0.0.1:1", "--input", "[5.1,3.5,-1.4,0.2]");
     expect(bad.code).toBe(2);
@@ -62,5 +80,10 @@ describe("iris predict --remote", () => {
     const both = await iris("predict", "--remote", "127.0.0.1:1", "--model", "m.json", "--input", "[1,1,1,1]");
     expect(both.code).toBe(2);
     expect(both.stderr).toBe("iris predict: give --remote or --model, not both\n");
+    const port = await iris("predict", "--remote", "127.0.0.1:99999", "--input", "[1,1,1,1]");
+    expect(port.code).toBe(2);
+    expect(port.stderr).toBe(
+      'iris predict: --remote must be HOST or HOST:PORT with a port from 1 to 65535 ([::1] for IPv6), got "127.0.0.1:99999"\n',
+    );
   });
 });

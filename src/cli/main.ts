@@ -4,6 +4,7 @@
  * Each sub-command lives in ./commands and is listed here once.
  */
 import { Code, IrisError } from "../errors.js";
+import { projectVersion } from "../training/index.js";
 import { ExitCode, type Command, type CommandIo } from "./command.js";
 import { commands } from "./commands/index.js";
 
@@ -16,7 +17,7 @@ function topHelp(): string {
     "Commands:",
     ...lines,
     "",
-    "Run `iris <command> --help` for a command's options.",
+    "Run `iris <command> --help` for a command's options, `iris --version` for the version.",
     "",
   ].join("\n");
 }
@@ -26,6 +27,10 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     (name === undefined ? io.stderr : io.stdout).write(topHelp());
     return name === undefined ? ExitCode.USAGE : ExitCode.OK;
+  }
+  if (name === "--version" || name === "-V") {
+    io.stdout.write(`${projectVersion().version}\n`);
+    return ExitCode.OK;
   }
   const command: Command | undefined = commands.find((c) => c.name === name);
   if (!command) {

@@ -6,27 +6,30 @@
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
-import { loadConfig } from "../../config.js";
+import { statusMessage } from "../../client/index.js";
+import { DEFAULTS, loadConfig } from "../../config.js";
 import { clientTlsHelp, clientTransport, CLIENT_TLS_FLAGS, type ClientTransport } from "../client-tls.js";
 import { ExitCode, numberFlag, parseFlags, usageError, type Command } from "../command.js";
+import { remoteAddress } from "../remote.js";
 
 /** How long one check may take unless --timeout-ms says otherwise. */
 export const DEFAULT_HEALTH_TIMEOUT_MS = 3000;
 
-const HELP = `Usage: iris health [--address host:port] [--service NAME] [--timeout-ms N] [--tls | --tls-ca FILE]
+const HELP = `Usage: iris health [--address HOST[:PORT]] [--service NAME] [--timeout-ms N] [--tls | --tls-ca FILE]
 
 Asks a running server for its health (grpc.health.v1.Health/Check) and exits
 0 if the answer is SERVING, 1 otherwise (NOT_SERVING, unknown service,
 unreachable, no answer in time), with a one-line reason on stderr.
 
 Options:
-  --address host:port  server to ask (default: this machine, on the port the
-                       server would use: IRIS_PORT, else 50051; IRIS_HOST
-                       when it names a specific interface)
-  --service NAME       service to ask about: "" (default) is the whole
-                       server, iris.v1.IrisService the model service
-  --timeout-ms N       give up after N milliseconds (default ${DEFAULT_HEALTH_TIMEOUT_MS})
-  -h, --help           show this help
+  --address HOST[:PORT]  server to ask, on port ${DEFAULTS.port} unless given
+                         (default: this machine, on the port the server
+                         would use: IRIS_PORT, else ${DEFAULTS.port}; IRIS_HOST
+                         when it names a specific interface)
+  --service NAME         service to ask about: "" (default) is the whole
+                         server, iris.v1.IrisService the model service
+  --timeout-ms N         give up after N milliseconds (default ${DEFAULT_HEALTH_TIMEOUT_MS})
+  -h, --help             show this help
 ${clientTlsHelp().join("\n")}
 
 Examples:
@@ -71,16 +74,6 @@ function defaultAddress(): string {
   return local.includes(":") && !local.startsWith("[") ? `[${local}]:${port}` : `${local}:${port}`;
 }
 
-/** Accepts `host:port`, `[v6]:port` and gRPC target URIs ending in a port (`dns:///name:port`). */
-function checkAddress(address: string): string {
-  const match = /^(.*):(\d+)$/.exec(address.trim());
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || match[1] === "" || /\s/.test(match[1]!) || port < 1 || port > 65_535) {
-    throw usageError(`--address must be host:port with a port from 1 to 65535, got "${address}"`);
-  }
-  return address.trim();
-}
-
 /** Runs one Check; resolves to the status name or rejects with the call's error. */
 function check(address: string, service: string, timeoutMs: number, transport: ClientTransport): Promise<string> {
   const client = healthClient(address, transport);
@@ -100,7 +93,7 @@ function describeFailure(error: grpc.ServiceError, address: string, service: str
     case grpc.status.DEADLINE_EXCEEDED:
       return `${address}: no answer within ${timeoutMs} ms`;
     case grpc.status.UNAVAILABLE:
-      return `${address}: unreachable (${error.details.replace(/\s*Resolution note:\s*$/, "")})`;
+      return `${address}: unreachable (${statusMessage(error)})`;
     case grpc.status.UNIMPLEMENTED:
       return `${address}: the server has no grpc.health.v1 service`;
     default:
@@ -119,7 +112,7 @@ export const health: Command = {
       "timeout-ms": { type: "string" },
       ...CLIENT_TLS_FLAGS,
     });
-    const address = values.address === undefined ? defaultAddress() : checkAddress(values.address);
+    const address = values.address === undefined ? defaultAddress() : remoteAddress("address", values.address);
     const service = values.service ?? "";
     const timeoutMs = numberFlag("timeout-ms", values["timeout-ms"], DEFAULT_HEALTH_TIMEOUT_MS, {
       min: 1,
