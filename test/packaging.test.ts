@@ -23,6 +23,7 @@ import { loadModelFile } from "../src/model/index.js";
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const TSC = join(REPO, "node_modules/typescript/bin/tsc");
 const SETUP_TIMEOUT_MS = 300_000;
+const TEST_TIMEOUT_MS = 120_000;
 /** What the SDK must never bring along: the server's dependencies. */
 const SERVER_ONLY = ["pino", "ml-matrix", "csv-parse", "grpc-health-check", "@grpc/reflection"];
 
@@ -378,7 +379,7 @@ afterAll(async () => {
 
 // ---- the SDK package ---------------------------------------------------------------
 
-describe("@iris-serve/client, packed and installed", () => {
+describe("@iris-serve/client, packed and installed", { timeout: TEST_TIMEOUT_MS }, () => {
   it("packs the ES module and CommonJS builds with their types, the licence and nothing else", () => {
     for (const file of [
       "package.json",
@@ -452,7 +453,7 @@ describe("@iris-serve/client, packed and installed", () => {
 
 // ---- the iris-serve package -----------------------------------------------------------
 
-describe("iris-serve, packed and installed", () => {
+describe("iris-serve, packed and installed", { timeout: TEST_TIMEOUT_MS }, () => {
   it("packs dist/, the model, the contract and the licence; no sources, tests or build state", async () => {
     for (const file of ["package.json", "LICENSE", "README.md", "dist/cli/main.js", "dist/client/index.js", "dist/client/index.d.ts"]) {
       expect(packed.root, file).toContain(file);
