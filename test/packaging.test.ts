@@ -268,7 +268,7 @@ let consumersBuilt: Promise<{ nodeNext: Result; bundler: Result }>;
 
 /** Starts the installed `iris serve` on 127.0.0.1:0 in `cwd`; resolves with its "serving" log line. */
 function startInstalledServer(cwd: string): Promise<typeof serving> {
-  const child = spawn(join(cliProject, "node_modules/.bin/iris"), ["serve", "--host", "127.0.0.1", "--port", "0"], {
+  const child = spawn(join(cliProject, "node_modules/.bin/iris"), ["serve", "--host", "127.0.0.1", "--port", "0", "--http-port", "off"], {
     cwd,
     env: childEnv,
     stdio: ["ignore", "pipe", "pipe"],

@@ -64,7 +64,7 @@ export function remoteAddress(flag: string, value: string): string {
 }
 
 /** An error of a call to `address`, with the address and status name in front. */
-export function remoteError(address: string, err: unknown): IrisError {
+function remoteError(address: string, err: unknown): IrisError {
   const e = IrisError.from(err);
   return new IrisError(e.code, `${address}: ${codeName(e.code)}: ${e.message}`, {
     cause: e.cause ?? err,
