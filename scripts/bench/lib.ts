@@ -23,30 +23,22 @@ export const run = promisify(execFile);
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const H2LOAD_TIMEOUT_MS = 180_000;
 
-export const haveTaskset = await run("taskset", ["--version"]).then(
+const haveTaskset = await run("taskset", ["--version"]).then(
   () => true,
   () => false,
 );
 
 /** `argv` pinned to one CPU when taskset and a second CPU exist (servers on 0, load on 1). */
-export function pin(cpu: number, argv: string[]): string[] {
+function pin(cpu: number, argv: string[]): string[] {
   return haveTaskset && cpus().length > 1 ? ["taskset", "-c", String(cpu), ...argv] : argv;
 }
 
 /** CPU time (user + system) a process has used so far, in milliseconds (Linux /proc). */
-export async function cpuMs(pid: number): Promise<number> {
+async function cpuMs(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // utime and stime are fields 14 and 15 of the line, in clock ticks (USER_HZ = 100 on Linux).
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-/** Resident set size of a process, in bytes (Linux /proc). */
-export async function rssBytes(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const match = /VmRSS:\s+(\d+) kB/.exec(status);
-  if (!match) throw new Error(`no VmRSS for process ${pid}`);
-  return Number(match[1]) * 1024;
 }
 
 export interface ServerProcess {

@@ -140,7 +140,7 @@ export const TrainingProvenanceSchema = Type.Object(
   { ...closed, description: "Provenance: data set, split, optimizer report, library versions." },
 );
 
-export const ClassScoresSchema = Type.Object(
+const ClassScoresSchema = Type.Object(
   {
     class: text("Class label."),
     precision: fraction("Precision (0 when nothing was predicted as this class)."),
@@ -151,7 +151,7 @@ export const ClassScoresSchema = Type.Object(
   { ...closed, description: "Per-class scores, with scikit-learn's definitions (zero_division = 0)." },
 );
 
-export const HeldOutMetricsSchema = Type.Object(
+const HeldOutMetricsSchema = Type.Object(
   {
     rows: count("Test rows."),
     correct: count("Test rows predicted correctly."),
@@ -166,7 +166,7 @@ export const HeldOutMetricsSchema = Type.Object(
   { ...closed, description: "The model on the held-out test rows." },
 );
 
-export const CrossValidationMetricsSchema = Type.Object(
+const CrossValidationMetricsSchema = Type.Object(
   {
     method: Type.Literal("stratified-k-fold", { description: "How the folds were made." }),
     folds: Type.Integer({ minimum: 2, maximum: MAX_INT32, description: "Number of folds." }),
@@ -181,7 +181,7 @@ export const CrossValidationMetricsSchema = Type.Object(
   { ...closed, description: "Cross-validation on the training rows (each fold fitted afresh)." },
 );
 
-export const TrainMetricsSchema = Type.Object(
+const TrainMetricsSchema = Type.Object(
   {
     rows: count("Training rows."),
     accuracy: fraction("Accuracy on them."),

@@ -18,9 +18,9 @@ import type { FitResult } from "./newton.js";
 import type { TrainOptions } from "./options.js";
 
 /** The model's name in every artifact. */
-export const MODEL_NAME = "iris-logreg";
+const MODEL_NAME = "iris-logreg";
 /** Schema id of metrics.json. */
-export const METRICS_FORMAT = "iris-serve.metrics.v1";
+const METRICS_FORMAT = "iris-serve.metrics.v1";
 
 export interface ArtifactInput {
   options: TrainOptions;
@@ -35,7 +35,7 @@ export interface ArtifactInput {
 }
 
 /** Statistics of each feature over the training rows (std: population, ddof = 0). */
-export function featureStatistics(dataset: Dataset, rows: Int32Array): FeatureSpec[] {
+function featureStatistics(dataset: Dataset, rows: Int32Array): FeatureSpec[] {
   const d = dataset.featureNames.length;
   return dataset.featureNames.map((name, j) => {
     let min = Infinity;

@@ -13,7 +13,7 @@ import { Code, IrisError, type FieldViolation } from "../errors.js";
 import { FEATURES, measurementProblem } from "../model/index.js";
 
 /** The label column (the measurement columns are the model's FEATURES). */
-export const LABEL = "species";
+const LABEL = "species";
 
 /** A loaded data set: features row-major, labels as class indices. */
 export interface Dataset {

@@ -40,7 +40,7 @@ export interface Evaluation {
  * Class scores z = W x + b for every used row, into `out` (rows × K);
  * θ laid out per class as [w_k1 … w_kd, b_k].
  */
-export function scores(theta: Float64Array, data: TrainingRows, out: Float64Array): void {
+function scores(theta: Float64Array, data: TrainingRows, out: Float64Array): void {
   const { x, rows, numFeatures: d, numClasses: k } = data;
   const stride = d + 1;
   for (let i = 0; i < rows.length; i++) {

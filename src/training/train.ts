@@ -52,7 +52,7 @@ export interface TrainingRun {
  * true class: scored by the model module's own arithmetic, so the figures
  * are those of the model as it will be served.
  */
-export function evaluateRows(
+function evaluateRows(
   coefficients: Float64Array,
   intercepts: Float64Array,
   dataset: Dataset,

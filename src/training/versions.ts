@@ -15,7 +15,7 @@ function readPackage(path: string): { name?: string; version?: string } {
 }
 
 /** The installed version of dependency `name` (its package.json, found above its entry point). */
-export function dependencyVersion(name: string): string {
+function dependencyVersion(name: string): string {
   let dir = dirname(require.resolve(name));
   for (;;) {
     try {

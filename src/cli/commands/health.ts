@@ -13,7 +13,7 @@ import { ExitCode, numberFlag, parseFlags, usageError, type Command } from "../c
 import { remoteAddress } from "../remote.js";
 
 /** How long one check may take unless --timeout-ms says otherwise. */
-export const DEFAULT_HEALTH_TIMEOUT_MS = 3000;
+const DEFAULT_HEALTH_TIMEOUT_MS = 3000;
 
 const HELP = `Usage: iris health [--address HOST[:PORT]] [--service NAME] [--timeout-ms N] [--tls | --tls-ca FILE]
 

@@ -64,7 +64,7 @@ export const train: Command = {
 };
 
 /** Flags → fully checked options (usage errors name the flag). */
-export function parseTrainFlags(argv: string[]): TrainOptions {
+function parseTrainFlags(argv: string[]): TrainOptions {
   const { values: v } = parseFlags(argv, {
     data: { type: "string" },
     out: { type: "string" },
@@ -97,7 +97,7 @@ function shown(path: string): string {
 }
 
 /** The short table printed after a successful run. */
-export function summary(run: TrainingRun, written: readonly string[]): string {
+function summary(run: TrainingRun, written: readonly string[]): string {
   const { artifact: a, fit, metrics, dataset, split, options } = run;
   const cv = metrics.crossValidation;
   const f4 = (v: number) => v.toFixed(4);

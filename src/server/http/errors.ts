@@ -39,11 +39,11 @@ const HTTP_STATUS: Partial<Record<Code, number>> = {
 /** Codes whose message is never sent: what went wrong inside is for the log only. */
 const OPAQUE: ReadonlySet<number> = new Set([Code.OK, Code.UNKNOWN, Code.INTERNAL, Code.DATA_LOSS]);
 
-export function httpStatus(code: Code): number {
+function httpStatus(code: Code): number {
   return HTTP_STATUS[code] ?? 500;
 }
 
-export function errorBody(error: IrisError): ErrorBody {
+function errorBody(error: IrisError): ErrorBody {
   return error.violations.length > 0 ? { error: error.message, violations: [...error.violations] } : { error: error.message };
 }
 
@@ -145,7 +145,7 @@ function article(type: string): string {
 }
 
 /** The INVALID_ARGUMENT for a request that failed its route's schema. */
-export function schemaError(problems: readonly SchemaProblem[]): IrisError {
+function schemaError(problems: readonly SchemaProblem[]): IrisError {
   const violations = new Violations();
   const seen = new Set<string>();
   const anyOf = problems.filter((p) => p.keyword === "anyOf").map((p) => `${p.schemaPath}/`);

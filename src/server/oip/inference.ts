@@ -21,23 +21,23 @@ import { elementCount, numericDatatype, type NumericDatatype } from "./tensors.j
 /** What ServerMetadata calls this server. */
 export const SERVER_NAME = "iris-serve";
 /** The model's platform, in the protocol's "<project>_<format>" form. */
-export const PLATFORM = "iris-serve_json";
+const PLATFORM = "iris-serve_json";
 /**
  * The protocol extensions this server supports, listed in ServerMetadata on
  * both bindings: the REST binding's binary tensor data extension.
  */
 export const EXTENSIONS = ["binary_tensor_data"] as const;
 /** The name of the input tensor in ModelMetadata (any name is accepted). */
-export const INPUT_NAME = "input-0";
+const INPUT_NAME = "input-0";
 
-export const OUTPUTS = ["predict", "predict_proba", "species"] as const;
-export type OutputKind = (typeof OUTPUTS)[number];
+const OUTPUTS = ["predict", "predict_proba", "species"] as const;
+type OutputKind = (typeof OUTPUTS)[number];
 /** Other names of outputs. */
 const ALIASES: Readonly<Record<string, OutputKind>> = { "output-0": "predict" };
 
 const FEATURES = FLOWER_FIELDS.map((f) => f.name);
 
-export interface TensorMetadata {
+interface TensorMetadata {
   name: string;
   datatype: string;
   shape: number[];

@@ -27,7 +27,7 @@ export const DATATYPE_SIZES = {
   BYTES: 0,
 } as const;
 
-export type Datatype = keyof typeof DATATYPE_SIZES;
+type Datatype = keyof typeof DATATYPE_SIZES;
 /** The datatypes a measurement may be sent in. */
 export type NumericDatatype = Exclude<Datatype, "BOOL" | "BYTES">;
 

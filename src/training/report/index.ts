@@ -5,7 +5,6 @@
  * same figures as Markdown tables with bar glyphs, for reading on a forge).
  * Deterministic: the same run always renders the same bytes.
  */
-export type { ReportInput } from "./input.js";
 export { renderMarkdown } from "./markdown.js";
 export { renderHtml } from "./html.js";
 export { plural } from "./format.js";
@@ -14,6 +13,4 @@ export {
   classScoresSvg,
   confusionMatrixSvg,
   foldAccuracySvg,
-  type ClassScoreBars,
-  type FoldAccuracies,
 } from "./charts.js";
