@@ -74,3 +74,27 @@ export class IrisError extends Error {
     return new IrisError(Code.INTERNAL, fallbackMessage, { cause: reason });
   }
 }
+
+/** The words for the file-system errors a person can act on, by errno code. */
+const FILE_PROBLEMS: Readonly<Record<string, string>> = {
+  ENOENT: "file not found",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  ENOTDIR: "part of the path is a file, not a directory",
+  EEXIST: "a file is in the way of a directory",
+  EISDIR: "is a directory, not a file",
+};
+
+/** Why a file-system call failed, in words: its errno code's, else the error's own message. */
+export function fileProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return (code !== undefined ? FILE_PROBLEMS[code] : undefined) ?? (err as Error).message;
+}
+
+/** Whether a file-system call failed because the file does not exist. */
+export function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === "ENOENT";
+}

@@ -171,7 +171,7 @@ describe("iris train", () => {
       ["--min-accuracy", "0.9", "--test-fraction", "0"],
       "iris train: --min-accuracy needs held-out rows: it cannot be used with --test-fraction 0\n",
     ],
-    [["--data", "no/such.csv"], "iris train: no/such.csv: cannot read data file: no such file\n"],
+    [["--data", "no/such.csv"], "iris train: no/such.csv: cannot read data file: file not found\n"],
     [["--bogus"], /^iris train: Unknown option '--bogus'/],
     // A negative value is read as the flag's value and range-checked, not "ambiguous".
     [["--c", "-1"], "iris train: --c must be > 0, got -1\n"],

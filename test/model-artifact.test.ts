@@ -233,6 +233,6 @@ describe("parseModel and loadModelFile", () => {
     await writeFile(truncated, text.slice(0, 100));
     await expect(loadModelFile(truncated)).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION });
 
-    await expect(loadModelFile(dir)).rejects.toThrow(`${dir}: cannot read model file: is a directory`);
+    await expect(loadModelFile(dir)).rejects.toThrow(`${dir}: cannot read model file: is a directory, not a file`);
   });
 });

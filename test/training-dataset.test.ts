@@ -173,7 +173,7 @@ describe("reading files", () => {
   });
 
   it("a missing file", async () => {
-    await expect(loadDataset(join(dir, "nope.csv"))).rejects.toThrow(`${join(dir, "nope.csv")}: cannot read data file: no such file`);
+    await expect(loadDataset(join(dir, "nope.csv"))).rejects.toThrow(`${join(dir, "nope.csv")}: cannot read data file: file not found`);
   });
 
   it("a directory", async () => {

@@ -7,6 +7,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { credentials, type ChannelCredentials, type ChannelOptions } from "@grpc/grpc-js";
+import { fileProblem } from "../errors.js";
 import { usageError } from "./command.js";
 
 /** parseFlags options for the TLS flags. */
@@ -56,8 +57,7 @@ export async function clientTransport(values: ClientTlsValues): Promise<ClientTr
     try {
       rootCerts = await readFile(caPath);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw usageError(`--tls-ca ${caPath}: ${code === "ENOENT" ? "file not found" : (err as Error).message}`);
+      throw usageError(`--tls-ca ${caPath}: ${fileProblem(err)}`);
     }
     try {
       new X509Certificate(rootCerts);

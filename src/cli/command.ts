@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { Code, IrisError } from "../errors.js";
+import { parseDecimal } from "../model/features.js";
 
 /** Exit codes shared by every command. */
 export const ExitCode = {
@@ -81,9 +82,6 @@ export function usageError(message: string): IrisError {
   return new IrisError(Code.INVALID_ARGUMENT, message);
 }
 
-/** A decimal number as people type it: `1`, `-0.5`, `.2`, `1e-10` (not `0x10`, `Infinity` or `1_000`). */
-const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
-
 /** Parses a flag as a finite decimal number within [min, max]. */
 export function numberFlag(
   name: string,
@@ -93,7 +91,7 @@ export function numberFlag(
 ): number {
   if (raw === undefined) return fallback;
   const text = raw.trim();
-  const value = DECIMAL.test(text) ? Number(text) : NaN;
+  const value = parseDecimal(text);
   if (!Number.isFinite(value)) throw usageError(`--${name} must be a number, got "${raw}"`);
   if (integer && !Number.isInteger(value)) throw usageError(`--${name} must be a whole number, got "${raw}"`);
   if (value < min || value > max) {

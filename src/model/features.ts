@@ -13,3 +13,15 @@ export type FeatureName = (typeof FEATURES)[number];
 
 /** Unit of every measurement. */
 export const FEATURE_UNIT = "cm";
+
+/** A decimal number as people type it: `1`, `-0.5`, `.2`, `1e-10` (not `0x10`, `Infinity`, `1_000` or ``). */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * A typed number (a CSV cell, a command-line flag) as a number: NaN unless
+ * it is a plain decimal, so hex, `Infinity`, separators and blanks, which
+ * `Number()` would accept, are refused. It may still overflow to Infinity.
+ */
+export function parseDecimal(text: string): number {
+  return DECIMAL.test(text) ? Number(text) : NaN;
+}

@@ -2,7 +2,7 @@
  * The model layer: the feature list, the artifact schema and its validation,
  * loading, and prediction. Pure apart from ./load.ts (reads a file).
  */
-export { FEATURES, FEATURE_UNIT, type FeatureName } from "./features.js";
+export { FEATURES, FEATURE_UNIT, parseDecimal, type FeatureName } from "./features.js";
 export {
   ALGORITHM,
   ARTIFACT_FORMAT,

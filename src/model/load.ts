@@ -1,7 +1,7 @@
 /** Reading a model artifact from disk: the only I/O in src/model. */
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { Code, IrisError } from "../errors.js";
+import { Code, fileProblem, IrisError, isNotFound } from "../errors.js";
 import { validateArtifact } from "./artifact.js";
 import { IrisModel } from "./model.js";
 
@@ -46,10 +46,8 @@ export async function loadModelFile(path: string): Promise<IrisModel> {
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new IrisError(Code.NOT_FOUND, `${path}: model file not found`, { cause: err });
-    const why = code === "EISDIR" ? "is a directory" : (err as Error).message;
-    throw new IrisError(Code.FAILED_PRECONDITION, `${path}: cannot read model file: ${why}`, { cause: err });
+    if (isNotFound(err)) throw new IrisError(Code.NOT_FOUND, `${path}: model file not found`, { cause: err });
+    throw new IrisError(Code.FAILED_PRECONDITION, `${path}: cannot read model file: ${fileProblem(err)}`, { cause: err });
   }
   return parseModel(text, path);
 }

@@ -8,7 +8,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { ServerCredentials } from "@grpc/grpc-js";
-import { Code, IrisError } from "../errors.js";
+import { Code, fileProblem, IrisError, isNotFound } from "../errors.js";
 
 export interface ServerTls {
   /** For the gRPC port. */
@@ -25,11 +25,8 @@ async function readPem(path: string, what: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new IrisError(Code.NOT_FOUND, `${path}: ${what} file not found`, { cause: err });
-    throw new IrisError(Code.FAILED_PRECONDITION, `${path}: cannot read ${what} file: ${(err as Error).message}`, {
-      cause: err,
-    });
+    if (isNotFound(err)) throw new IrisError(Code.NOT_FOUND, `${path}: ${what} file not found`, { cause: err });
+    throw new IrisError(Code.FAILED_PRECONDITION, `${path}: cannot read ${what} file: ${fileProblem(err)}`, { cause: err });
   }
 }
 

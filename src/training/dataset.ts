@@ -9,8 +9,8 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parse } from "csv-parse/sync";
-import { Code, IrisError, type FieldViolation } from "../errors.js";
-import { FEATURES, measurementProblem } from "../model/index.js";
+import { Code, fileProblem, IrisError, type FieldViolation } from "../errors.js";
+import { FEATURES, measurementProblem, parseDecimal } from "../model/index.js";
 
 /** The label column (the measurement columns are the model's FEATURES). */
 const LABEL = "species";
@@ -41,7 +41,6 @@ interface Position {
 
 /** How many problems a message lists before summarising the rest. */
 const MAX_REPORTED = 20;
-const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
 const LINE_BREAK = /\r\n|\r|\n/g;
 
@@ -51,9 +50,7 @@ export async function loadDataset(path: string): Promise<Dataset> {
   try {
     bytes = await readFile(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (err as Error).message;
-    throw new IrisError(Code.INVALID_ARGUMENT, `${path}: cannot read data file: ${why}`, { cause: err });
+    throw new IrisError(Code.INVALID_ARGUMENT, `${path}: cannot read data file: ${fileProblem(err)}`, { cause: err });
   }
   return parseDataset(bytes, path);
 }
@@ -180,8 +177,8 @@ function decodeUtf8(buffer: Buffer, source: string): string {
 function numberProblem(raw: string): string | undefined {
   if (raw === "") return "is empty";
   if (NON_FINITE.test(raw)) return `must be a finite number, got "${raw}"`;
-  if (!DECIMAL.test(raw)) return `must be a number, got "${raw}"`;
-  const value = Number(raw);
+  const value = parseDecimal(raw);
+  if (Number.isNaN(value)) return `must be a number, got "${raw}"`;
   if (!Number.isFinite(value)) return `must be a finite number, got "${raw}"`;
   return measurementProblem(value);
 }

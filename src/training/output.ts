@@ -1,33 +1,20 @@
 /**
  * Where a training run's files go: `--out` is checked before any work, and
  * the files are written there atomically. File-system failures are said in
- * words, from one table.
+ * words (errors.ts fileProblem).
  */
 import { stat } from "node:fs/promises";
-import { Code, IrisError } from "../errors.js";
+import { Code, fileProblem, IrisError } from "../errors.js";
 import { writeFilesAtomically, type OutputFile } from "./atomic-write.js";
 
 /** The files a run writes, in the order they are renamed into place (model last). */
 export const OUTPUT_FILES = ["report.md", "report.html", "metrics.json", "model.json"] as const;
 
-/** The words for the errno codes a person can act on. */
-const REASONS: Readonly<Record<string, string>> = {
-  EACCES: "permission denied",
-  EPERM: "operation not permitted",
-  EROFS: "read-only file system",
-  ENOSPC: "no space left on device",
-  EDQUOT: "disk quota exceeded",
-  ENOTDIR: "part of the path is a file, not a directory",
-  EEXIST: "a file is in the way of a directory",
-  EISDIR: "is a directory, not a file",
-};
-
 /** Why a file-system call failed, in words (the error's own message otherwise), after the path it names. */
 function fileSystemReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
-  const reason = e.code !== undefined ? REASONS[e.code] : undefined;
-  if (reason === undefined) return e.message;
-  return e.path !== undefined ? `${e.path}: ${reason}` : reason;
+  const reason = fileProblem(err);
+  return reason !== e.message && e.path !== undefined ? `${e.path}: ${reason}` : reason;
 }
 
 /**
@@ -41,7 +28,7 @@ export async function checkOutputDirectory(out: string): Promise<void> {
     isDirectory = (await stat(out)).isDirectory();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOTDIR") {
-      throw new IrisError(Code.INVALID_ARGUMENT, `--out ${out}: ${REASONS.ENOTDIR}`);
+      throw new IrisError(Code.INVALID_ARGUMENT, `--out ${out}: ${fileProblem(err)}`);
     }
     return; // absent: created when writing; anything else (permissions) is reported then
   }
