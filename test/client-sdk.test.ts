@@ -216,6 +216,30 @@ describe("createIrisClient", () => {
     expect(nullRow.message).toBe("flowers[1] must be an object of four measurements, got null");
   });
 
+  it("dials the default port 50051 for a host without a port, and refuses what is not an address", async () => {
+    expect(connect("127.0.0.1").address).toBe("127.0.0.1:50051");
+    expect(connect("::1").address).toBe("[::1]:50051");
+    expect(connect("dns:///iris.example.com").address).toBe("dns:///iris.example.com:50051");
+    expect(connect("localhost:7000").address).toBe("localhost:7000");
+    const t = await serve();
+    // The SDK dials what it was given when a port is there.
+    expect((await connect(`127.0.0.1:${t.server.port}`).predict(SETOSA)).species).toBe("setosa");
+    for (const [bad, message] of [
+      ["", "must be HOST or HOST:PORT, got an empty string"],
+      ["host:99999", 'must be HOST or HOST:PORT with a port from 1 to 65535 ([::1] for IPv6), got "host:99999"'],
+      ["my host", 'must be HOST or HOST:PORT with a port from 1 to 65535 ([::1] for IPv6), got "my host"'],
+    ] as const) {
+      let error: unknown;
+      try {
+        createIrisClient(bad);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(IrisError);
+      expect([(error as IrisError).code, (error as IrisError).message]).toEqual([Code.INVALID_ARGUMENT, message]);
+    }
+  });
+
   it("refuses bad calls at compile time", () => {
     const iris = connect("127.0.0.1:1");
     // Each line below is a type error; the calls are never made.

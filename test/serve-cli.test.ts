@@ -44,7 +44,8 @@ afterEach(async () => {
 function iris(args: string[], env: Record<string, string> = {}): Cli {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
     cwd: repo,
-    env: { ...process.env, ...env },
+    // A free HTTP port unless the test says otherwise: 8080 may be taken on a shared machine.
+    env: { ...process.env, IRIS_HTTP_PORT: "0", ...env },
   });
   children.push(child);
   const lines: LogLine[] = [];

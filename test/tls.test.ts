@@ -44,7 +44,7 @@ afterAll(async () => {
 /** Runs `iris <args>` to completion. */
 function run(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: repo }, (err, stdout, stderr) =>
+    execFile(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { cwd: repo, env: { ...process.env, IRIS_HTTP_PORT: "0" } }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout, stderr }),
     );
   });
@@ -162,7 +162,7 @@ describe("iris serve --tls-cert --tls-key", () => {
     const child = spawn(
       process.execPath,
       ["--import", "tsx", "src/cli/main.ts", "serve", "--host", "127.0.0.1", "--port", "0", "--model", modelPath],
-      { cwd: repo, env: { ...process.env, IRIS_TLS_CERT: a.certPath, IRIS_TLS_KEY: a.keyPath } },
+      { cwd: repo, env: { ...process.env, IRIS_HTTP_PORT: "0", IRIS_TLS_CERT: a.certPath, IRIS_TLS_KEY: a.keyPath } },
     );
     const exited = once(child, "close");
     try {

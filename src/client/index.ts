@@ -34,8 +34,10 @@ import {
   type ModelInfoResponse,
 } from "../gen/iris.js";
 import { decodeRpcStatus, STATUS_DETAILS_KEY } from "../rpc/status-details.js";
+import { serverAddress } from "./address.js";
 
 export { Code, IrisError, codeName, type FieldViolation } from "../errors.js";
+export { serverAddress } from "./address.js";
 export type { Feature, Hyperparameters } from "../gen/iris.js";
 
 /** The four measurements of one flower, in centimetres; all required. */
@@ -267,7 +269,8 @@ type UnaryMethod<Req, Res> = (
 
 export function createIrisClient(address: string, options: IrisClientOptions = {}): IrisClient {
   const defaultDeadline = checkDeadline(options.deadlineMs ?? DEFAULT_DEADLINE_MS, "deadlineMs");
-  const client = new IrisServiceClient(address, toCredentials(options.credentials), channelOptionsOf(options));
+  const target = serverAddress(address);
+  const client = new IrisServiceClient(target, toCredentials(options.credentials), channelOptionsOf(options));
 
   let closed = false;
   // Calls in flight, cancelled by close().
@@ -307,7 +310,7 @@ export function createIrisClient(address: string, options: IrisClientOptions = {
   }
 
   return {
-    address,
+    address: target,
 
     async predict(flower, callOptions) {
       const res = await unary(client.predict, () => ({ flower: toFlower(flower, "flower") }), callOptions);
