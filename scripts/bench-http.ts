@@ -163,7 +163,7 @@ async function main(): Promise<void> {
       expectedBytes:
         5 +
         PredictResponse.encode({
-          prediction: { species: p.label, classIndex: p.classIndex, probabilities: p.probabilities },
+          prediction: { species: p.label, classIndex: p.classIndex, probabilities: p.probabilities, outOfRangeFeatures: [] },
           modelVersion: model.version,
         }).finish().length,
       rows: 1,
@@ -212,6 +212,8 @@ async function main(): Promise<void> {
           classes: [...model.classes],
           classIndices: predictions.map((q) => q.classIndex),
           probabilities: predictions.flatMap((q) => q.probabilities),
+          outOfRangeMasks: [],
+          outOfRangeFeatureNames: [],
         }).finish().length,
       rows: BULK.rows,
     };

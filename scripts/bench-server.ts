@@ -106,6 +106,8 @@ function expectedBatchBytes(model: IrisModel, flowers: Flower[]): number {
     classes: [...model.classes],
     classIndices: predictions.map((p) => p.classIndex),
     probabilities: predictions.flatMap((p) => p.probabilities),
+          outOfRangeMasks: [],
+          outOfRangeFeatureNames: [],
   };
   return 5 + BatchPredictResponse.encode(response).finish().length;
 }
@@ -126,7 +128,7 @@ async function main(): Promise<void> {
     const predictAnswer =
       5 +
       PredictResponse.encode({
-        prediction: { species: p.label, classIndex: p.classIndex, probabilities: p.probabilities },
+        prediction: { species: p.label, classIndex: p.classIndex, probabilities: p.probabilities, outOfRangeFeatures: [] },
         modelVersion: model.version,
       }).finish().length;
     const noopAnswer = 5 + PredictResponse.encode(PredictResponse.fromPartial({})).finish().length;

@@ -192,3 +192,42 @@ describe("the shared scoring functions (what the trainer evaluates with)", () =>
     expect(logSumExp(Float64Array.from([7, -1e308, 0, 0]), 1, 3)).toBeCloseTo(Math.LN2, 12);
   });
 });
+
+describe("out-of-training-range flags", () => {
+  const trained = new IrisModel(committed);
+  const ranges = committed.features.map((f) => [f.min, f.max] as const);
+
+  it("flag exactly the measurements outside each feature's [min, max], bounds included as within", () => {
+    const inside = ranges.map(([lo, hi]) => (lo + hi) / 2);
+    expect(trained.outOfRange(inside)).toBe(0);
+    expect(trained.outOfRange(ranges.map(([lo]) => lo))).toBe(0);
+    expect(trained.outOfRange(ranges.map(([, hi]) => hi))).toBe(0);
+    for (let j = 0; j < 4; j++) {
+      const below = [...inside];
+      below[j] = ranges[j]![0] - 1e-9;
+      expect(trained.outOfRange(below)).toBe(1 << j);
+      const above = [...inside];
+      above[j] = ranges[j]![1] * 2;
+      expect(trained.outOfRange(above)).toBe(1 << j);
+      expect(trained.featuresOf(1 << j)).toEqual([committed.features[j]!.name]);
+    }
+    const all = ranges.map(([, hi]) => hi + 1);
+    expect(trained.outOfRange(all)).toBe(0b1111);
+    expect(trained.featuresOf(0b1010)).toEqual([committed.features[1]!.name, committed.features[3]!.name]);
+  });
+
+  it("in a batch: one mask per row and the count of flagged rows, equal to the row-by-row answer", () => {
+    const x = rows(500, 4, 9);
+    const masks = new Uint32Array(500);
+    const flagged = trained.outOfRangeBatch(x, 500, masks);
+    let expected = 0;
+    for (let r = 0; r < 500; r++) {
+      const mask = trained.outOfRange(x.subarray(r * 4, r * 4 + 4));
+      expect(masks[r]).toBe(mask);
+      if (mask !== 0) expected++;
+    }
+    expect(flagged).toBe(expected);
+    expect(flagged).toBeGreaterThan(0);
+    expect(flagged).toBeLessThan(500);
+  });
+});

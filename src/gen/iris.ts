@@ -84,6 +84,13 @@ export interface Prediction {
   classIndex: number;
   /** Probability of every class, in the model's class order; they sum to 1. */
   probabilities: number[];
+  /**
+   * The features whose measurement lies outside the range the model was
+   * trained on ([Feature.min, Feature.max] in ModelInfo), in model order:
+   * the answer stands, but the model is extrapolating there. Empty when
+   * every measurement is within range.
+   */
+  outOfRangeFeatures: string[];
 }
 
 /** Response of IrisService.Predict. */
@@ -140,6 +147,19 @@ export interface BatchPredictResponse {
    * request set `omit_probabilities`.
    */
   probabilities: number[];
+  /**
+   * Which measurements lie outside the range the model was trained on
+   * ([Feature.min, Feature.max] in ModelInfo), as one bit mask per row, in
+   * input order: bit j (value 1 << j) set when feature j of
+   * `out_of_range_feature_names` is out of range, 0 for a row within range.
+   * Empty (no cost) when no row of the batch is out of range.
+   */
+  outOfRangeMasks: number[];
+  /**
+   * The features the bits of `out_of_range_masks` stand for, bit 0 first
+   * (the model's feature order). Empty when `out_of_range_masks` is.
+   */
+  outOfRangeFeatureNames: string[];
 }
 
 /** Request of IrisService.ModelInfo. Intentionally empty. */
@@ -432,7 +452,7 @@ export const PredictRequest: MessageFns<PredictRequest> = {
 };
 
 function createBasePrediction(): Prediction {
-  return { species: "", classIndex: 0, probabilities: [] };
+  return { species: "", classIndex: 0, probabilities: [], outOfRangeFeatures: [] };
 }
 
 export const Prediction: MessageFns<Prediction> = {
@@ -449,6 +469,9 @@ export const Prediction: MessageFns<Prediction> = {
         writer.double(v);
       }
       writer.join();
+    }
+    for (const v of message.outOfRangeFeatures) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -500,6 +523,14 @@ export const Prediction: MessageFns<Prediction> = {
 
             break;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.outOfRangeFeatures.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -523,6 +554,11 @@ export const Prediction: MessageFns<Prediction> = {
       probabilities: globalThis.Array.isArray(object?.probabilities)
         ? object.probabilities.map((e: any) => globalThis.Number(e))
         : [],
+      outOfRangeFeatures: globalThis.Array.isArray(object?.outOfRangeFeatures)
+        ? object.outOfRangeFeatures.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.out_of_range_features)
+        ? object.out_of_range_features.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -537,6 +573,9 @@ export const Prediction: MessageFns<Prediction> = {
     if (message.probabilities?.length) {
       obj.probabilities = message.probabilities.map((e) => floatToJson(e));
     }
+    if (message.outOfRangeFeatures?.length) {
+      obj.outOfRangeFeatures = message.outOfRangeFeatures;
+    }
     return obj;
   },
 
@@ -548,6 +587,7 @@ export const Prediction: MessageFns<Prediction> = {
     message.species = object.species ?? "";
     message.classIndex = object.classIndex ?? 0;
     message.probabilities = object.probabilities?.map((e) => e) || [];
+    message.outOfRangeFeatures = object.outOfRangeFeatures?.map((e) => e) || [];
     return message;
   },
 };
@@ -733,7 +773,14 @@ export const BatchPredictRequest: MessageFns<BatchPredictRequest> = {
 };
 
 function createBaseBatchPredictResponse(): BatchPredictResponse {
-  return { modelVersion: "", classes: [], classIndices: [], probabilities: [] };
+  return {
+    modelVersion: "",
+    classes: [],
+    classIndices: [],
+    probabilities: [],
+    outOfRangeMasks: [],
+    outOfRangeFeatureNames: [],
+  };
 }
 
 export const BatchPredictResponse: MessageFns<BatchPredictResponse> = {
@@ -757,6 +804,16 @@ export const BatchPredictResponse: MessageFns<BatchPredictResponse> = {
         writer.double(v);
       }
       writer.join();
+    }
+    if (message.outOfRangeMasks.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.outOfRangeMasks) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    for (const v of message.outOfRangeFeatureNames) {
+      writer.uint32(50).string(v!);
     }
     return writer;
   },
@@ -826,6 +883,32 @@ export const BatchPredictResponse: MessageFns<BatchPredictResponse> = {
 
             break;
           }
+          case 5: {
+            if (tag === 40) {
+              message.outOfRangeMasks.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.outOfRangeMasks.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.outOfRangeFeatureNames.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -854,6 +937,16 @@ export const BatchPredictResponse: MessageFns<BatchPredictResponse> = {
       probabilities: globalThis.Array.isArray(object?.probabilities)
         ? object.probabilities.map((e: any) => globalThis.Number(e))
         : [],
+      outOfRangeMasks: globalThis.Array.isArray(object?.outOfRangeMasks)
+        ? object.outOfRangeMasks.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.out_of_range_masks)
+        ? object.out_of_range_masks.map((e: any) => globalThis.Number(e))
+        : [],
+      outOfRangeFeatureNames: globalThis.Array.isArray(object?.outOfRangeFeatureNames)
+        ? object.outOfRangeFeatureNames.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.out_of_range_feature_names)
+        ? object.out_of_range_feature_names.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -871,6 +964,12 @@ export const BatchPredictResponse: MessageFns<BatchPredictResponse> = {
     if (message.probabilities?.length) {
       obj.probabilities = message.probabilities.map((e) => floatToJson(e));
     }
+    if (message.outOfRangeMasks?.length) {
+      obj.outOfRangeMasks = message.outOfRangeMasks.map((e) => Math.round(e));
+    }
+    if (message.outOfRangeFeatureNames?.length) {
+      obj.outOfRangeFeatureNames = message.outOfRangeFeatureNames;
+    }
     return obj;
   },
 
@@ -883,6 +982,8 @@ export const BatchPredictResponse: MessageFns<BatchPredictResponse> = {
     message.classes = object.classes?.map((e) => e) || [];
     message.classIndices = object.classIndices?.map((e) => e) || [];
     message.probabilities = object.probabilities?.map((e) => e) || [];
+    message.outOfRangeMasks = object.outOfRangeMasks?.map((e) => e) || [];
+    message.outOfRangeFeatureNames = object.outOfRangeFeatureNames?.map((e) => e) || [];
     return message;
   },
 };

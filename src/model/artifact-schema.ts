@@ -219,7 +219,9 @@ export const ModelArtifactSchema = Type.Object(
     ),
     features: Type.Array(FeatureSpecSchema, {
       minItems: 1,
-      description: "Input features in model order (index = coefficient column); names unique.",
+      // Out-of-range flags are 32-bit masks, one bit per feature.
+      maxItems: 32,
+      description: "Input features in model order (index = coefficient column); names unique; at most 32.",
     }),
     classes: Type.Array(text("Class label."), {
       minItems: 2,

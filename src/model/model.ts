@@ -39,6 +39,9 @@ export class IrisModel {
   private readonly b: Float64Array;
   /** Scratch scores for the argmax-only batch path. */
   private readonly scores: Float64Array;
+  /** Each feature's training range, in model order: [min, max]. */
+  private readonly low: Float64Array;
+  private readonly high: Float64Array;
   /**
    * Whether the model has Iris's shape (3 classes × 4 features): prediction
    * then runs unrolled kernels, about twice as fast as the general loops and
@@ -57,7 +60,49 @@ export class IrisModel {
     this.w = Float64Array.from(artifact.coefficients.flat());
     this.b = Float64Array.from(artifact.intercepts);
     this.scores = new Float64Array(this.numClasses);
+    this.low = Float64Array.from(artifact.features, (f) => f.min);
+    this.high = Float64Array.from(artifact.features, (f) => f.max);
     this.iris = this.numClasses === 3 && this.numFeatures === 4;
+  }
+
+  /**
+   * Which of a row's measurements lie outside the range the model was
+   * trained on (each feature's [min, max] in the artifact): bit j is set
+   * for feature j (model order) when it does. 0 when all are within: the
+   * model is interpolating; otherwise it extrapolates, and the answer,
+   * though computed the same way, deserves less trust.
+   */
+  outOfRange(x: ArrayLike<number>, offset = 0): number {
+    const { low, high, numFeatures: d } = this;
+    let mask = 0;
+    for (let j = 0; j < d; j++) {
+      const v = x[offset + j]!;
+      if (v < low[j]! || v > high[j]!) mask |= 1 << j;
+    }
+    return mask;
+  }
+
+  /**
+   * {@link outOfRange} for each row of a row-major matrix (rows ×
+   * numFeatures), into `masks`; returns how many rows have a bit set.
+   */
+  outOfRangeBatch(x: Float64Array, rows: number, masks: Uint32Array): number {
+    const d = this.numFeatures;
+    if (masks.length < rows) throw new RangeError(`masks holds ${masks.length}, expected ${rows}`);
+    let flagged = 0;
+    for (let r = 0; r < rows; r++) {
+      const mask = this.outOfRange(x, r * d);
+      masks[r] = mask;
+      if (mask !== 0) flagged++;
+    }
+    return flagged;
+  }
+
+  /** The names of the features a mask of {@link outOfRange} flags, in model order. */
+  featuresOf(mask: number): string[] {
+    const names: string[] = [];
+    for (let j = 0; j < this.numFeatures; j++) if (mask & (1 << j)) names.push(this.featureNames[j]!);
+    return names;
   }
 
   /**

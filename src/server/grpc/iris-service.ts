@@ -51,7 +51,7 @@ export function createIrisService({ readiness, maxBatchRows, logger }: IrisServi
     if (classScratch.length < k) classScratch = new Float64Array(k);
     const classIndex = model.predictInto(row, classScratch);
     return {
-      prediction: { species: model.classes[classIndex]!, classIndex, probabilities: toArray(classScratch, k) },
+      prediction: { species: model.classes[classIndex]!, classIndex, probabilities: toArray(classScratch, k), outOfRangeFeatures: [] },
       modelVersion: model.version,
     };
   };
@@ -82,6 +82,8 @@ export function createIrisService({ readiness, maxBatchRows, logger }: IrisServi
       classes: served.info.classes,
       classIndices: toArray(classIndices),
       probabilities: probabilities === undefined ? [] : toArray(probabilities),
+      outOfRangeMasks: [],
+      outOfRangeFeatureNames: [],
     };
   };
 
