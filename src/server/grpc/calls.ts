@@ -5,8 +5,9 @@
  * the request's metadata arrives, runs the stages' `start` (a throw refuses
  * the call before its message is read), returns the request id in the
  * response metadata (in the trailers when the call ends without headers),
- * notes the rows and model version an answer carries, and runs the stages'
- * `end` exactly once: at the status, or at cancellation.
+ * answers a request message that could not be decoded with INVALID_ARGUMENT
+ * (see ./codec.ts), notes the rows and model version an answer carries, and
+ * runs the stages' `end` exactly once: at the status, or at cancellation.
  */
 import {
   Metadata,
@@ -18,6 +19,7 @@ import {
 import { Code } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { REQUEST_ID_KEY, requestIdOf, type Call, type CallStage } from "../calls.js";
+import { undecodableError } from "./codec.js";
 import { toServiceStatus } from "./status.js";
 
 /** go-grpc-prometheus's grpc_type of a method. */
@@ -32,12 +34,12 @@ function describe(call: Call, message: unknown): void {
   const m = message as {
     modelVersion?: unknown;
     prediction?: unknown;
-    classIndices?: unknown[];
+    classIndices?: ArrayLike<unknown>;
     outputs?: { shape?: number[] }[];
   };
   if (typeof m.modelVersion === "string" && m.modelVersion !== "") call.modelVersion = m.modelVersion;
   if (m.prediction !== undefined) call.rows = 1;
-  else if (Array.isArray(m.classIndices)) call.rows = m.classIndices.length;
+  else if (m.classIndices !== undefined) call.rows = m.classIndices.length;
   else if (Array.isArray(m.outputs) && typeof m.outputs[0]?.shape?.[0] === "number") call.rows = m.outputs[0].shape[0];
 }
 
@@ -48,6 +50,7 @@ export function callInterceptor(stages: readonly CallStage[], logger: Logger): S
     let call: Call | undefined;
     let ended = false;
     let sentMetadata = false;
+    let refused = false;
     const end = (status: number): void => {
       if (ended || call === undefined) return;
       ended = true;
@@ -75,6 +78,17 @@ export function callInterceptor(stages: readonly CallStage[], logger: Logger): S
               return;
             }
             metadataNext(metadata);
+          },
+          onReceiveMessage: (message, messageNext) => {
+            // A request the deserializer could not decode (./codec.ts) is answered here.
+            const error = undecodableError(message, method.path);
+            if (error === undefined) return messageNext(message);
+            refused = true;
+            const { code, details, metadata: trailers } = toServiceStatus(error, logger, method.path);
+            intercepting.sendStatus({ code, details, metadata: trailers ?? new Metadata() });
+          },
+          onReceiveHalfClose: (halfCloseNext) => {
+            if (!refused) halfCloseNext();
           },
           onCancel: () => end(Code.CANCELLED),
         }),

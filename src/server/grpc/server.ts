@@ -14,7 +14,7 @@ import { format } from "node:util";
 import { Server, ServerCredentials, setLogger as setGrpcLogger, type ServerOptions } from "@grpc/grpc-js";
 import { Code, IrisError } from "../../errors.js";
 import { GRPCInferenceServiceService } from "../../gen/inference/open_inference_grpc.js";
-import { IrisServiceService, type IrisServiceServer } from "../../gen/iris.js";
+import type { IrisServiceServer } from "../../gen/iris.js";
 import type { Logger } from "../../logger.js";
 import type { Readiness } from "../readiness.js";
 import type { CallStage } from "../calls.js";
@@ -22,7 +22,7 @@ import { callInterceptor } from "./calls.js";
 import { guardedRegistry } from "./codec.js";
 import { HealthReporter } from "./health.js";
 import { createInferenceService } from "./inference-service.js";
-import { createIrisService } from "./iris-service.js";
+import { createIrisService, irisServiceDefinition, type IrisHandlers } from "./iris-service.js";
 import { addReflection } from "./reflection.js";
 
 export interface GrpcServerOptions {
@@ -112,6 +112,17 @@ function bind(server: Server, address: string, credentials: ServerCredentials): 
   });
 }
 
+/**
+ * The handlers wrapped by `decorateService`, when given. Decorators see the
+ * generated IrisServiceServer type; they pass calls through to the handlers
+ * they wrap (BatchPredict's then carry the wire codec's forms, which a
+ * decorator has no need to look into).
+ */
+function decorate(iris: IrisHandlers, decorateService: GrpcServerOptions["decorateService"]): IrisHandlers {
+  if (decorateService === undefined) return iris;
+  return decorateService(iris as unknown as IrisServiceServer) as unknown as IrisHandlers;
+}
+
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const { host, readiness, logger } = options;
   const grpcOptions: ServerOptions = {
@@ -126,7 +137,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const health = new HealthReporter();
   const registry = guardedRegistry(server, logger);
   const iris = createIrisService({ readiness, maxBatchRows: options.maxBatchRows, logger });
-  registry.addService(IrisServiceService, options.decorateService ? options.decorateService(iris) : iris);
+  registry.addService(irisServiceDefinition(options.maxBatchRows), decorate(iris, options.decorateService));
   registry.addService(GRPCInferenceServiceService, createInferenceService({ ...options, readiness, logger }));
   health.addToServer(registry);
   addReflection(registry);
