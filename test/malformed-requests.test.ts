@@ -9,6 +9,7 @@
 import { Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { Code } from "../src/errors.js";
+import { BatchPredictRequest } from "../src/gen/iris.js";
 import type { CallEnd } from "../src/server/calls.js";
 import { SETOSA } from "./support/flowers.js";
 import { call, healthCheck } from "./support/service-fixtures.js";
@@ -86,7 +87,8 @@ describe("a request that is not valid protobuf", () => {
 
   it.each([
     ["a flower's double cut off", [0x0a, 0x05, 0x09, 0x00, 0x00, 0x00, 0x00], "flowers[0]: a 64-bit value cut off by the end of the message at byte 3"],
-    ["a wire type that does not exist", [0x0a, 0x24, ...Array(36).fill(0), 0x17], "a field of wire type 7, which does not exist at byte 38"],
+    ["a wire type that does not exist", [...BatchPredictRequest.encode({ flowers: [SETOSA], omitProbabilities: false }).finish(), 0x17], "a field of wire type 7, which does not exist at byte 38"],
+    ["a flower holding field number 0", [0x0a, 0x02, 0x00, 0x00], "flowers[0]: a field number 0 at byte 2"],
     ["a second flower cut off", [0x0a, 0x00, 0x0a, 0x02, 0x11], "a length-delimited field of 2 bytes with only 1 left at byte 3"],
   ])("BatchPredict with %s is answered INVALID_ARGUMENT saying where", async (_label, bytes, problem) => {
     const t = await servers.start();

@@ -19,7 +19,14 @@ import type { Logger } from "../../logger.js";
 import type { Readiness } from "../readiness.js";
 import { unary } from "./unary.js";
 import { inModelOrder, readFlower } from "../validate.js";
-import { decodeBatchPredictRequest, encodeBatchPredictResponse, type BatchAnswer, type BatchRows } from "./wire/batch-predict.js";
+import {
+  BatchBuffers,
+  BatchResponseEncoder,
+  decodeBatchPredictRequest,
+  readBatchRows,
+  type BatchAnswer,
+  type BatchRequest,
+} from "./wire/batch-predict.js";
 
 export interface IrisServiceOptions {
   readiness: Readiness;
@@ -34,16 +41,16 @@ export const IRIS_SERVICE_NAME = "iris.v1.IrisService";
 /**
  * IrisService as this server registers it: the generated definition, with
  * BatchPredict's request decoded and its answer encoded by the wire codec
- * (./wire/batch-predict.ts) instead of ts-proto; requests of more than
- * `maxBatchRows` flowers are counted, not decoded.
+ * (./wire/batch-predict.ts) instead of ts-proto.
  */
-export function irisServiceDefinition(maxBatchRows: number): typeof IrisServiceService {
+export function irisServiceDefinition(): typeof IrisServiceService {
+  const encoder = new BatchResponseEncoder();
   return {
     ...IrisServiceService,
     batchPredict: {
       ...IrisServiceService.batchPredict,
-      requestDeserialize: (bytes: Buffer) => decodeBatchPredictRequest(bytes, maxBatchRows),
-      responseSerialize: (answer: BatchAnswer) => encodeBatchPredictResponse(answer),
+      requestDeserialize: (bytes: Buffer) => decodeBatchPredictRequest(bytes),
+      responseSerialize: (answer: BatchAnswer) => encoder.encode(answer),
     },
   } as unknown as typeof IrisServiceService;
 }
@@ -51,7 +58,7 @@ export function irisServiceDefinition(maxBatchRows: number): typeof IrisServiceS
 /** The handlers of irisServiceDefinition: the generated IrisServiceServer's, with BatchPredict in the codec's forms. */
 export interface IrisHandlers extends UntypedServiceImplementation {
   predict: IrisServiceServer["predict"];
-  batchPredict: handleUnaryCall<BatchRows, BatchAnswer>;
+  batchPredict: handleUnaryCall<BatchRequest, BatchAnswer>;
   modelInfo: IrisServiceServer["modelInfo"];
 }
 
@@ -84,9 +91,13 @@ export function createIrisService({ readiness, maxBatchRows, logger }: IrisServi
     };
   };
 
-  const batchPredict = ({ rows, x, omitProbabilities, invalid }: BatchRows): BatchAnswer => {
+  // BatchPredict's buffers, reused by every call (see BatchBuffers).
+  const buffers = new BatchBuffers();
+
+  const batchPredict = (request: BatchRequest): BatchAnswer => {
     const served = readiness.served();
     const model = served.model;
+    const { rows } = request;
     if (rows === 0) {
       throw new IrisError(Code.INVALID_ARGUMENT, "flowers is empty; send at least one flower", {
         violations: [{ field: "flowers", description: "must contain at least one flower" }],
@@ -98,18 +109,20 @@ export function createIrisService({ readiness, maxBatchRows, logger }: IrisServi
         `batch of ${rows} flowers exceeds the limit of ${maxBatchRows} rows per call; split it into smaller batches`,
       );
     }
+    const k = model.numClasses;
+    const { x, classIndices, probabilities, current } = buffers.take(rows, request.omitProbabilities ? 0 : k);
+    const invalid = readBatchRows(request, x);
     if (invalid !== undefined) throw invalid;
-    const classIndices = new Int32Array(rows);
-    const probabilities = omitProbabilities ? undefined : new Float64Array(rows * model.numClasses);
-    model.predictBatch(inModelOrder(served, x, rows), rows, classIndices, probabilities);
+    model.predictBatch(inModelOrder(served, x, rows), rows, classIndices, request.omitProbabilities ? undefined : probabilities);
     return {
       modelVersion: model.version,
       // Built once per served model; the encoder only reads it.
       classes: served.info.classes,
       classIndices,
-      probabilities: probabilities ?? NONE,
+      probabilities,
       outOfRangeMasks: NONE,
       outOfRangeFeatureNames: [],
+      current,
     };
   };
 

@@ -137,7 +137,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const health = new HealthReporter();
   const registry = guardedRegistry(server, logger);
   const iris = createIrisService({ readiness, maxBatchRows: options.maxBatchRows, logger });
-  registry.addService(irisServiceDefinition(options.maxBatchRows), decorate(iris, options.decorateService));
+  registry.addService(irisServiceDefinition(), decorate(iris, options.decorateService));
   registry.addService(GRPCInferenceServiceService, createInferenceService({ ...options, readiness, logger }));
   health.addToServer(registry);
   addReflection(registry);
