@@ -96,13 +96,19 @@ describe("a request that is not valid protobuf", () => {
     expect([err?.code, err?.details]).toEqual([Code.INVALID_ARGUMENT, `malformed request message for /iris.v1.IrisService/BatchPredict: ${problem}`]);
   });
 
-  it("a nested problem the generated decoder finds is named in its words", async () => {
+  it("a problem inside a flower is named with where it is; one the generated decoder finds, in its words", async () => {
     const t = await servers.start();
-    // PredictRequest.flower holding a field of wire type 7.
-    const err = await send(rawClient(t.address), "/iris.v1.IrisService/Predict", "unary", Buffer.from([0x0a, 0x01, 0x0f]));
-    expect([err?.code, err?.details]).toEqual([
+    const client = rawClient(t.address);
+    // PredictRequest.flower, and ModelInferRequest.inputs[0], holding a field of wire type 7.
+    const predict = await send(client, "/iris.v1.IrisService/Predict", "unary", Buffer.from([0x0a, 0x01, 0x0f]));
+    expect([predict?.code, predict?.details]).toEqual([
       Code.INVALID_ARGUMENT,
-      "malformed request message for /iris.v1.IrisService/Predict: a nested message is malformed (cant skip wire type 7)",
+      "malformed request message for /iris.v1.IrisService/Predict: a field of wire type 7, which does not exist at byte 2",
+    ]);
+    const infer = await send(client, "/inference.GRPCInferenceService/ModelInfer", "unary", Buffer.from([0x2a, 0x01, 0x0f]));
+    expect([infer?.code, infer?.details]).toEqual([
+      Code.INVALID_ARGUMENT,
+      "malformed request message for /inference.GRPCInferenceService/ModelInfer: a nested message is malformed (cant skip wire type 7)",
     ]);
   });
 });

@@ -10,12 +10,13 @@
  *   - arbitrary bytes: what ts-proto refuses, the codec refuses, and what
  *     the codec accepts, it decodes as ts-proto does;
  *   - any BatchPredictResponse, from plain or typed arrays, encodes to the
- *     bytes ts-proto writes, which ts-proto decodes to the same message.
+ *     bytes ts-proto writes, which ts-proto decodes to the same message;
+ *   - the same for Predict's PredictRequest and PredictResponse.
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { IrisError } from "../src/errors.js";
-import { BatchPredictRequest, BatchPredictResponse, Flower } from "../src/gen/iris.js";
+import { BatchPredictRequest, BatchPredictResponse, Flower, PredictRequest, PredictResponse } from "../src/gen/iris.js";
 import {
   BatchBuffers,
   BatchResponseEncoder,
@@ -23,6 +24,7 @@ import {
   readBatchRows,
   type BatchRequest,
 } from "../src/server/grpc/wire/batch-predict.js";
+import { decodePredictRequest, PredictResponseEncoder } from "../src/server/grpc/wire/predict.js";
 import { Undecodable } from "../src/server/grpc/wire/undecodable.js";
 import { serveModel, type ServedModel } from "../src/server/served-model.js";
 import { readFlowers } from "../src/server/validate.js";
@@ -241,7 +243,7 @@ describe("decoding BatchPredictRequest", () => {
     const bytes = Buffer.alloc(6_000_000);
     for (let i = 0; i < bytes.length; i += 2) bytes[i] = 0x0a;
     const request = decodeBatchPredictRequest(bytes) as BatchRequest;
-    expect([request.rows, request.omitProbabilities, request.bytes]).toEqual([3_000_000, false, bytes]);
+    expect([request.rows, request.omitProbabilities, request.bytes === bytes]).toEqual([3_000_000, false, true]);
   });
 });
 
@@ -311,5 +313,73 @@ describe("encoding BatchPredictResponse", () => {
     const stale = answer(3);
     answer(4);
     expect(() => encoder.encode(stale)).toThrow(/taken by a later call/);
+  });
+});
+
+// --- Predict ------------------------------------------------------------------
+
+/** A PredictRequest in any valid encoding: flower fields (the last one counts) among unknown fields. */
+const predictRequestArb: fc.Arbitrary<Uint8Array> = fc
+  .array(
+    fc.oneof(
+      { weight: 4, arbitrary: lenField(1, flowerPayloadArb) },
+      { weight: 1, arbitrary: unknownFieldArb(fc.constant(1)).filter((f) => !isTagOf(f, 1, WIRE.LEN)) },
+      { weight: 1, arbitrary: unknownFieldArb(fc.integer({ min: 2, max: 300 })) },
+    ),
+    { maxLength: 4 },
+  )
+  .map((fields) => Uint8Array.from(fields.flat()));
+
+const predictResponseArb: fc.Arbitrary<PredictResponse> = fc.record({
+  prediction: fc.option(
+    fc.record({
+      species: fc.oneof(fc.constant(""), fc.string()),
+      classIndex: int32Arb,
+      probabilities: fc.array(fc.double(), { maxLength: 6 }),
+      outOfRangeFeatures: fc.array(fc.string(), { maxLength: 4 }),
+    }),
+    { nil: undefined },
+  ),
+  modelVersion: fc.oneof(fc.constant(""), fc.string({ unit: "grapheme" })),
+});
+
+describe("Predict", () => {
+  it("decodes any valid encoding of a PredictRequest to ts-proto's message", () => {
+    fc.assert(
+      fc.property(predictRequestArb, (bytes) => {
+        const decoded = decodePredictRequest(bytes);
+        if (decoded instanceof Undecodable) throw new Error(`refused a valid encoding: ${decoded.problem}`);
+        expect(decoded).toEqual(PredictRequest.decode(bytes));
+      }),
+      RUNS,
+    );
+  });
+
+  it("refuses whatever ts-proto refuses, and decodes whatever it accepts as ts-proto does", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 48 }), (bytes) => {
+        let expected: PredictRequest | "refused";
+        try {
+          expected = PredictRequest.decode(bytes);
+        } catch {
+          expected = "refused";
+        }
+        const decoded = decodePredictRequest(bytes);
+        if (expected === "refused") expect(decoded).toBeInstanceOf(Undecodable);
+        else if (!(decoded instanceof Undecodable)) expect(decoded).toEqual(expected);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("encodes any PredictResponse to ts-proto's bytes", () => {
+    const encoder = new PredictResponseEncoder();
+    fc.assert(
+      fc.property(predictResponseArb, (message) => {
+        const bytes = Buffer.from(encoder.encode(message));
+        expect(Buffer.compare(bytes, Buffer.from(PredictResponse.encode(message).finish()))).toBe(0);
+      }),
+      RUNS,
+    );
   });
 });

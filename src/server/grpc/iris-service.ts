@@ -27,6 +27,7 @@ import {
   type BatchAnswer,
   type BatchRequest,
 } from "./wire/batch-predict.js";
+import { decodePredictRequest, PredictResponseEncoder } from "./wire/predict.js";
 
 export interface IrisServiceOptions {
   readiness: Readiness;
@@ -40,13 +41,19 @@ export const IRIS_SERVICE_NAME = "iris.v1.IrisService";
 
 /**
  * IrisService as this server registers it: the generated definition, with
- * BatchPredict's request decoded and its answer encoded by the wire codec
- * (./wire/batch-predict.ts) instead of ts-proto.
+ * Predict's and BatchPredict's requests decoded and answers encoded by the
+ * wire codec (./wire/) instead of ts-proto.
  */
 export function irisServiceDefinition(): typeof IrisServiceService {
   const encoder = new BatchResponseEncoder();
+  const predictEncoder = new PredictResponseEncoder();
   return {
     ...IrisServiceService,
+    predict: {
+      ...IrisServiceService.predict,
+      requestDeserialize: (bytes: Buffer) => decodePredictRequest(bytes),
+      responseSerialize: (response: PredictResponse) => predictEncoder.encode(response),
+    },
     batchPredict: {
       ...IrisServiceService.batchPredict,
       requestDeserialize: (bytes: Buffer) => decodeBatchPredictRequest(bytes),

@@ -18,7 +18,9 @@
 import { endianness } from "node:os";
 import type { IrisError } from "../../../errors.js";
 import { collectMeasurements, Violations } from "../../validate.js";
+import { ALL_PRESENT, isCanonicalFlower, readFlower } from "./flower.js";
 import { MalformedMessage, WireReader, WireType } from "./reader.js";
+import { stringSize, varintSize, writeString, writeVarint } from "./writer.js";
 import { Undecodable } from "./undecodable.js";
 
 /** A BatchPredictRequest whose encoding has been checked and whose flowers have been counted, not read. */
@@ -30,26 +32,9 @@ export interface BatchRequest {
   readonly omitProbabilities: boolean;
 }
 
-/** The tags of BatchPredictRequest and Flower fields, as the generated encoder writes them. */
+/** The tags of BatchPredictRequest's fields, as the generated encoder writes them. */
 const FLOWERS_TAG = (1 << 3) | WireType.LEN;
 const OMIT_PROBABILITIES_TAG = (2 << 3) | WireType.VARINT;
-const SEPAL_LENGTH_TAG = (1 << 3) | WireType.I64;
-const SEPAL_WIDTH_TAG = (2 << 3) | WireType.I64;
-const PETAL_LENGTH_TAG = (3 << 3) | WireType.I64;
-const PETAL_WIDTH_TAG = (4 << 3) | WireType.I64;
-/** A Flower with all four measurements, each once, in field order: 4 × (1-byte tag + 8 bytes). */
-const CANONICAL_FLOWER_BYTES = 36;
-
-/** Whether the flower at buf[p, stop) is encoded as every protobuf encoder writes a full one. */
-function canonical(buf: Uint8Array, p: number, stop: number): boolean {
-  return (
-    stop - p === CANONICAL_FLOWER_BYTES &&
-    buf[p] === SEPAL_LENGTH_TAG &&
-    buf[p + 9] === SEPAL_WIDTH_TAG &&
-    buf[p + 18] === PETAL_LENGTH_TAG &&
-    buf[p + 27] === PETAL_WIDTH_TAG
-  );
-}
 
 /** True for a finite, non-negative number (NaN fails `>=`). */
 function ok(v: number): boolean {
@@ -72,7 +57,7 @@ export function decodeBatchPredictRequest(bytes: Uint8Array): BatchRequest | Und
       const tag = r.tag(end);
       if (tag === FLOWERS_TAG) {
         const stop = r.delimited(end);
-        if (!canonical(buf, r.pos, stop)) {
+        if (!isCanonicalFlower(buf, r.pos, stop)) {
           try {
             while (r.pos < stop) r.skip(r.tag(stop), stop);
           } catch (err) {
@@ -106,6 +91,7 @@ export function readBatchRows({ bytes, rows }: BatchRequest, x: Float64Array): I
   const buf = bytes;
   const view = r.view;
   const end = bytes.length;
+  const values = new Float64Array(4);
   let violations: Violations | undefined;
   for (let row = 0, o = 0; r.pos < end; ) {
     const tag = r.tag(end);
@@ -120,37 +106,21 @@ export function readBatchRows({ bytes, rows }: BatchRequest, x: Float64Array): I
     let b: number;
     let c: number;
     let d: number;
-    let present: number;
-    if (canonical(buf, p, stop)) {
+    let present = ALL_PRESENT;
+    if (isCanonicalFlower(buf, p, stop)) {
       a = view.getFloat64(p + 1, true);
       b = view.getFloat64(p + 10, true);
       c = view.getFloat64(p + 19, true);
       d = view.getFloat64(p + 28, true);
-      present = 15;
       r.pos = stop;
     } else {
-      // Any other valid encoding: fields in any order, repeated (the last
-      // one counts), absent, or among unknown fields.
-      a = b = c = d = 0;
-      present = 0;
-      while (r.pos < stop) {
-        const t = r.tag(stop);
-        if (t === SEPAL_LENGTH_TAG) {
-          a = r.double(stop);
-          present |= 1;
-        } else if (t === SEPAL_WIDTH_TAG) {
-          b = r.double(stop);
-          present |= 2;
-        } else if (t === PETAL_LENGTH_TAG) {
-          c = r.double(stop);
-          present |= 4;
-        } else if (t === PETAL_WIDTH_TAG) {
-          d = r.double(stop);
-          present |= 8;
-        } else r.skip(t, stop);
-      }
+      present = readFlower(r, stop, values, 0);
+      a = values[0]!;
+      b = values[1]!;
+      c = values[2]!;
+      d = values[3]!;
     }
-    if (present === 15 && ok(a) && ok(b) && ok(c) && ok(d)) {
+    if (present === ALL_PRESENT && ok(a) && ok(b) && ok(c) && ok(d)) {
       x[o] = a;
       x[o + 1] = b;
       x[o + 2] = c;
@@ -159,8 +129,8 @@ export function readBatchRows({ bytes, rows }: BatchRequest, x: Float64Array): I
       violations ??= new Violations();
       if (violations.full) violations.more();
       else {
-        const values = [a, b, c, d].map((v, j) => (present & (1 << j) ? v : undefined));
-        collectMeasurements(values, `flowers[${row}]`, violations);
+        const measured = [a, b, c, d].map((v, j) => (present & (1 << j) ? v : undefined));
+        collectMeasurements(measured, `flowers[${row}]`, violations);
       }
     }
     row++;
@@ -218,10 +188,6 @@ export class BatchBuffers {
 
 const LITTLE_ENDIAN = endianness() === "LE";
 
-function varintSize(v: number): number {
-  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
-}
-
 /** An int32's varint size: negative values take 10 bytes (sign-extended to 64 bits). */
 function int32Size(v: number, field: string, i: number): number {
   if ((v | 0) !== v) throw new RangeError(`${field}[${i}] is ${v}, not an int32`);
@@ -243,40 +209,8 @@ function packedSize(values: ArrayLike<number>, signed: boolean): number {
 
 function stringsSize(values: readonly string[]): number {
   let size = 0;
-  for (const v of values) {
-    const n = Buffer.byteLength(v, "utf8");
-    size += 1 + varintSize(n) + n;
-  }
+  for (const v of values) size += stringSize(v);
   return size;
-}
-
-/** Writes `v` (a uint32, or an int32 as 64-bit two's complement) as a varint at `pos`; returns the position after it. */
-function writeVarint(out: Buffer, pos: number, v: number): number {
-  if (v < 0) {
-    // 64-bit two's complement of an int32: the low 32 bits, then all ones.
-    let lo = v >>> 0;
-    for (let i = 0; i < 4; i++) {
-      out[pos++] = (lo & 0x7f) | 0x80;
-      lo >>>= 7;
-    }
-    out[pos++] = (lo & 0x0f) | 0xf0;
-    for (let i = 0; i < 4; i++) out[pos++] = 0xff;
-    out[pos++] = 0x01;
-    return pos;
-  }
-  while (v > 0x7f) {
-    out[pos++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  out[pos++] = v;
-  return pos;
-}
-
-function writeString(out: Buffer, pos: number, tag: number, v: string): number {
-  out[pos++] = tag;
-  const n = Buffer.byteLength(v, "utf8");
-  pos = writeVarint(out, pos, n);
-  return pos + out.write(v, pos, n, "utf8");
 }
 
 /**
