@@ -6,9 +6,8 @@
  * message and exit code 1. Signal handlers are installed before any of that,
  * so a stop requested during start-up is honoured, not lost.
  */
-import { DEFAULTS, loadConfig, SETTINGS, type ServerConfig } from "../../config.js";
+import { DEFAULTS, loadConfig, packageVersion, SETTINGS, type ServerConfig } from "../../config.js";
 import { createLogger } from "../../logger.js";
-import { createRequire } from "node:module";
 import { loadModelFile, resolveModelPath } from "../../model/index.js";
 import { ModelHolder } from "../../server/model-holder.js";
 import { serveModel } from "../../server/served-model.js";
@@ -88,7 +87,7 @@ export const serve: Command = {
         holder,
         logger,
         modelName: config.modelName,
-        serverVersion: packageVersion(),
+        serverVersion: packageVersion().version,
         maxBatchRows: config.maxBatchRows,
         maxReceiveBytes: config.maxReceiveBytes,
         maxConnectionAgeMs: config.maxConnectionAgeMs,
@@ -126,11 +125,6 @@ export const serve: Command = {
     }
   },
 };
-
-/** The package's version, for the Open Inference Protocol's server metadata. */
-function packageVersion(): string {
-  return (createRequire(import.meta.url)("../../../package.json") as { version: string }).version;
-}
 
 function tlsSummary(certPath: string, tls: ServerTls): Record<string, unknown> {
   const { subject, subjectAltName, validTo } = tls.certificate;
