@@ -38,6 +38,13 @@ function problemOf(bytes: Uint8Array, err: unknown): string {
   return `a nested message is malformed (${err instanceof Error ? err.message : String(err)})`;
 }
 
+/** The Undecodable for `bytes`, which a generated decoder of `method`'s request refused with `err`; logged at warn. */
+export function undecodableRequest(bytes: Uint8Array, err: unknown, method: string, logger: Logger): Undecodable {
+  const undecodable = new Undecodable(problemOf(bytes, err), bytes.length);
+  logger.warn({ err, method, bytes: bytes.length, problem: undecodable.problem }, "malformed request message");
+  return undecodable;
+}
+
 function guardCodecs<D extends Definition>(definition: D, logger: Logger): D {
   const guarded: Record<string, ServiceDefinition[string]> = {};
   for (const [name, method] of Object.entries(definition as ServiceDefinition)) {
@@ -49,9 +56,7 @@ function guardCodecs<D extends Definition>(definition: D, logger: Logger): D {
         try {
           request = requestDeserialize(bytes);
         } catch (err) {
-          const undecodable = new Undecodable(problemOf(bytes, err), bytes.length);
-          logger.warn({ err, method: path, bytes: bytes.length, problem: undecodable.problem }, "malformed request message");
-          return undecodable;
+          return undecodableRequest(bytes, err, path, logger);
         }
         if (request instanceof Undecodable) {
           logger.warn({ method: path, bytes: request.bytes, problem: request.problem }, "malformed request message");

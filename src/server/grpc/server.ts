@@ -143,7 +143,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   registry.addService(irisServiceDefinition(), decorate(iris, options.decorateService));
   registry.addService(GRPCInferenceServiceService, createInferenceService({ ...options, readiness, logger }));
   health.addToServer(registry);
-  addReflection(registry);
+  addReflection(registry, logger);
 
   const address = formatAddress(host, options.port);
   let port: number;
