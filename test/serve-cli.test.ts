@@ -17,7 +17,7 @@ import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { BatchPredictRequest, BatchPredictResponse, ModelInfoResponse } from "../src/gen/iris.js";
 import { modelInfo } from "../src/server/served-model.js";
-import { irisRows, modelFile, referenceArtifact, referenceModel } from "./support/service-fixtures.js";
+import { irisRows, modelFile, referenceModel, selfSignedCertificate } from "./support/service-fixtures.js";
 
 const repo = fileURLToPath(new URL("../", import.meta.url));
 
@@ -231,20 +231,46 @@ async function tempDir(): Promise<string> {
 }
 
 describe("iris serve start-up", () => {
-  it("stops without serving, exit 0, when SIGTERM arrives while the model is still loading", async () => {
+  it("stops without serving, exit 0, when SIGTERM arrives while start-up is still reading its files", async () => {
     const dir = await tempDir();
-    // Reading a FIFO blocks until something writes to it: the model loads only when the test says so.
-    const fifo = join(dir, "model.json");
-    await promisify(execFile)("mkfifo", [fifo]);
-    const server = iris(["serve", "--host", "127.0.0.1", "--port", "0", "--model", fifo, "--log-level", "debug"]);
+    const path = await tempModel();
+    // A key handed over through a pipe (as `--tls-key <(vault read ...)` does):
+    // start-up waits on it until the test writes the key.
+    const { certPath, key } = await selfSignedCertificate(dir);
+    const keyPipe = join(dir, "key-pipe.pem");
+    await promisify(execFile)("mkfifo", [keyPipe]);
+    const server = iris(["serve", "--host", "127.0.0.1", "--port", "0", "--model", path, "--log-level", "debug"], {
+      IRIS_TLS_CERT: certPath,
+      IRIS_TLS_KEY: keyPipe,
+    });
     await server.line((l) => l.msg === "starting");
     server.child.kill("SIGTERM");
     await server.line((l) => l.msg === "signal during start-up: stopping once started, without serving");
-    await writeFile(fifo, JSON.stringify(await referenceArtifact()));
+    await writeFile(keyPipe, key);
     const exit = await server.exit;
     expect(exit.code, exit.stderr).toBe(0);
     expect(exit.lines.at(-1)).toMatchObject({ msg: "stopped before serving", signal: "SIGTERM" });
     expect(exit.lines.some((l) => l.msg === "serving")).toBe(false);
+  });
+
+  it("refuses a model that is not a regular file, or too large, at once and without reading it", async () => {
+    const dir = await tempDir();
+    const fifo = join(dir, "model.json");
+    await promisify(execFile)("mkfifo", [fifo]);
+    const fromFifo = await iris(["serve", "--port", "0", "--model", fifo]).exit;
+    expect([fromFifo.code, fromFifo.stderr]).toEqual([1, `iris serve: ${fifo}: not a regular file (a FIFO); a model is a JSON file\n`]);
+    const fromDevice = await iris(["serve", "--port", "0", "--model", "/dev/zero"]).exit;
+    expect([fromDevice.code, fromDevice.stderr]).toEqual([
+      1,
+      "iris serve: /dev/zero: not a regular file (a character device); a model is a JSON file\n",
+    ]);
+    const big = join(dir, "big.json");
+    await writeFile(big, Buffer.alloc(5 * 1024 * 1024, 0x20));
+    const fromBig = await iris(["serve", "--port", "0", "--model", big]).exit;
+    expect([fromBig.code, fromBig.stderr]).toEqual([
+      1,
+      `iris serve: ${big}: 5242880 bytes, over the 4194304-byte limit of a model file; this is not a model artifact\n`,
+    ]);
   });
 
   it("logs the maximum connection age it applies", async () => {
