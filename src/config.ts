@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Code, IrisError } from "./errors.js";
+import { DEFAULT_GRPC_PORT } from "./rpc/defaults.js";
 
 /** Log levels, most to least severe; `silent` turns logging off. */
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -78,7 +79,7 @@ export const DEFAULT_MODEL_HELP = `${DEFAULT_MODEL_PATH} if it exists, else the 
 /** The defaults; `modelPath` is DEFAULT_MODEL_PATH here, resolved by defaultModelPath() when read. */
 export const DEFAULTS: ServerConfig = Object.freeze({
   host: "0.0.0.0",
-  port: 50051,
+  port: DEFAULT_GRPC_PORT,
   httpPort: 8080,
   modelPath: DEFAULT_MODEL_PATH,
   modelName: undefined,
