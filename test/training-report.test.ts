@@ -5,7 +5,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { CHART_STYLE, classScoresSvg, confusionMatrixSvg, foldAccuracySvg, train } from "../src/training/index.js";
+import { CHART_STYLE, classScoresSvg, confusionMatrixSvg, foldAccuracySvg } from "../src/report/index.js";
+import { train } from "../src/training/index.js";
 
 /** The single top-level element of an inline SVG chart, and its text. */
 function svgOf(markup: string): { root: string; text: string } {
