@@ -12,7 +12,7 @@ import { afterEach } from "vitest";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
-export type LogLine = Record<string, unknown> & { msg?: string };
+type LogLine = Record<string, unknown> & { msg?: string };
 
 export interface IrisProcess {
   child: ChildProcessWithoutNullStreams;

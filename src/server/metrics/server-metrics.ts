@@ -252,6 +252,11 @@ export class ServerMetrics implements PredictionRecorder {
     return Registry.merge([this.registry, processMetrics()]).metrics();
   }
 
+  /** The same metrics as prom-client's JSON form: families with their samples' names and labels (scripts/validate-monitoring.ts). */
+  families(): ReturnType<Registry["getMetricsAsJSON"]> {
+    return Registry.merge([this.registry, processMetrics()]).getMetricsAsJSON();
+  }
+
   #countOutOfRange(feature: string, n: number): void {
     this.#outOfRange.set(feature, (this.#outOfRange.get(feature) ?? 0) + n);
   }
