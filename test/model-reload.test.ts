@@ -7,10 +7,12 @@
  * symlink swap of a Kubernetes ConfigMap volume. (SIGHUP against a real
  * `iris serve`: test/serve-reload.test.ts.)
  */
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { appendFile, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { credentials } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { GRPCInferenceServiceClient } from "../src/gen/inference/open_inference_grpc.js";
@@ -227,7 +229,8 @@ describe("hot reload", () => {
       ["altered", () => renameOver(path, JSON.stringify(tampered)), /does not match the parameters .* altered or corrupted/],
       ["half-written", () => renameOver(path, good.slice(0, good.length / 2)), /not valid JSON/],
       ["renamed", () => renameOver(path, JSON.stringify(renamed)), /named "another-model", but clients .* address the served one as "iris-logreg"/],
-      ["a directory", async () => (await rm(path), await mkdir(path)), /not a regular file/],
+      ["a directory", async () => (await rm(path), await mkdir(path)), /cannot read model file/],
+      ["a FIFO", async () => void (await rm(path, { recursive: true }), await promisify(execFile)("mkfifo", [path])), /not a regular file \(a FIFO\)/],
       ["unreadable (a symlink loop)", async () => (await rm(path, { recursive: true }), await symlink("model.json", path)), /cannot read model file/],
       ["missing", () => rm(path, { recursive: true }), /model file not found/],
     ];

@@ -62,10 +62,7 @@ function signature(s: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint;
   return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
 }
 
-/**
- * The file's signature; only a regular file (or a symlink to one) can be
- * reloaded: reading a FIFO or a device could block for ever.
- */
+/** The file's signature (its problems worded as readModelText words them). */
 async function fileSignature(path: string): Promise<string> {
   let s;
   try {
@@ -74,7 +71,6 @@ async function fileSignature(path: string): Promise<string> {
     if (isNotFound(err)) throw new IrisError(Code.NOT_FOUND, `${path}: model file not found`, { cause: err });
     throw new IrisError(Code.FAILED_PRECONDITION, `${path}: cannot read model file: ${fileProblem(err)}`, { cause: err });
   }
-  if (!s.isFile()) throw new IrisError(Code.FAILED_PRECONDITION, `${path}: not a regular file; only a regular file can be reloaded`);
   return signature(s);
 }
 
@@ -116,7 +112,7 @@ export class ModelReloader {
    * loadModelFile does, when it cannot be served.
    */
   async load(): Promise<ServedModel> {
-    // Any readable file the first time (a FIFO too); polling then looks at regular files only.
+    // Before the read, so that a change made while it is read is seen by the first poll; the read reports the problems.
     const before = await fileSignature(this.path).catch(() => undefined);
     const text = await readModelText(this.path);
     const served = serveModel(parseModel(text, this.path));
