@@ -108,6 +108,7 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
         maxBodyBytes: options.maxReceiveBytes,
         stages,
         tls: options.tls?.pem,
+        grpcPort: grpc.port,
       });
     } catch (err) {
       grpc.forceClose();

@@ -11,6 +11,9 @@
  * `curl -d` does) is still read, and a body using the binary tensor data
  * extension (`Inference-Header-Content-Length`) is split into its JSON
  * object and its binary part. A body over the limit is answered 413.
+ *
+ * `/` is the web console (./console/): the model card, a try-it form, batch
+ * predictions from a CSV file and live traffic, for people.
  */
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -32,6 +35,7 @@ import { INFERENCE_HEADER, splitBody } from "./binary.js";
 import type { CallStage } from "../calls.js";
 import { registerCalls } from "./calls.js";
 import { emptyBody, errorHandler } from "./errors.js";
+import { consoleRoutes } from "./console/routes.js";
 import { ANSWERED_WHILE_DRAINING, BINARY_ROUTES, inferenceRoutes } from "./inference-routes.js";
 import { predictRoute } from "./predict-route.js";
 import { ErrorBody } from "./schemas.js";
@@ -61,6 +65,8 @@ export interface HttpServerOptions {
   stages: readonly CallStage[];
   /** HTTPS with this PEM certificate chain and key; plain HTTP when absent. */
   tls: { cert: Buffer; key: Buffer } | undefined;
+  /** The gRPC port, as the web console's snippets give it (50051 when absent). */
+  grpcPort?: number | undefined;
 }
 
 export interface HttpServer {
@@ -159,7 +165,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         title: "iris-serve HTTP API",
         description:
           "The Iris classifier over HTTP: the original POST /predict, and the Open Inference Protocol (KServe V2) REST binding. " +
-          "Errors answer {\"error\": \"...\"} with the offending fields in `violations` when the request was invalid.",
+          "Errors answer {\"error\": \"...\"} with the offending fields in `violations` when the request was invalid. " +
+          "The [web console](/) shows the model card, lets you try the model and shows live traffic.",
         version: options.serverVersion,
       },
       tags: [
@@ -173,6 +180,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
   predictRoute(app, options);
   inferenceRoutes(app, { ...options, binaryPart: (body) => binaryParts.get(body) });
+  await consoleRoutes(app, options);
   app.get("/openapi.json", { schema: { hide: true } }, () => app.swagger());
 
   let port: number;
