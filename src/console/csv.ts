@@ -2,15 +2,15 @@
  * Reading a CSV file of flowers in the browser, as the trainer reads its
  * data (src/training/dataset.ts): the same parser (csv-parse, with the
  * trainer's options), the same header rule (columns found by name, in any
- * order), the same number rule and the same words, each problem at its
- * `line:column` as an editor shows it. Unlike the trainer, the file needs
+ * order), the same cell rule and locator (src/model/csv-locator.ts) and the
+ * same words, each problem at its `line:column` as an editor shows it. Unlike the trainer, the file needs
  * no `species` column (when it has one, it is kept for comparison), and a
  * bad row does not stop the others: every good row is predicted, every
  * bad one is reported.
  */
 import { parse } from "csv-parse/browser/esm/sync";
-import { FEATURES, parseDecimal } from "../model/features.js";
-import { measurementProblem } from "../model/model.js";
+import { CsvLocator, measurementTextProblem } from "../model/csv-locator.js";
+import { FEATURES } from "../model/features.js";
 
 /** The optional column compared with the prediction. */
 const SPECIES = "species";
@@ -46,49 +46,7 @@ export class CsvFileError extends Error {
   }
 }
 
-const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
 const LINE_BREAK = /\r\n|\r|\n/g;
-
-/** Why a cell is not a usable measurement (the trainer's words), or undefined. */
-function numberProblem(raw: string): string | undefined {
-  if (raw === "") return "is empty";
-  if (NON_FINITE.test(raw)) return `must be a finite number, got "${raw}"`;
-  const value = parseDecimal(raw);
-  if (Number.isNaN(value)) return `must be a number, got "${raw}"`;
-  if (!Number.isFinite(value)) return `must be a finite number, got "${raw}"`;
-  return measurementProblem(value);
-}
-
-interface Position {
-  line: number;
-  column: number;
-}
-
-/**
- * Where each field of a record starts, from its raw text (csv-parse's
- * `raw`: any empty lines skipped before it, the record, its line break)
- * and the line it ends on.
- */
-function fieldStarts(raw: string, endLine: number): Position[] {
-  const body = raw.replace(/(\r\n|\r|\n)$/, "");
-  const text = body.replace(/^(?:\r\n|\r|\n)+/, "");
-  let line = endLine - (text.match(LINE_BREAK)?.length ?? 0);
-  let column = 1;
-  const starts: Position[] = [{ line, column }];
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === '"') quoted = !quoted;
-    else if (c === "," && !quoted) starts.push({ line, column: column + 1 });
-    if (c === "\n" || (c === "\r" && text[i + 1] !== "\n")) {
-      line++;
-      column = 1;
-    } else if (c !== "\r") {
-      column++;
-    }
-  }
-  return starts;
-}
 
 /** The text of a file's bytes, refusing bytes that are not UTF-8 (at their position), as the trainer does. */
 export function decodeCsv(bytes: ArrayBuffer): string {
@@ -101,17 +59,11 @@ export function decodeCsv(bytes: ArrayBuffer): string {
   }
 }
 
-interface Parsed {
-  record: string[];
-  raw: string;
-  info: { lines: number };
-}
-
 /** Parses a CSV file's text: rows to predict and rows that cannot be, by line. Throws CsvFileError when the file cannot be read at all. */
 export function readCsv(text: string): CsvFile {
-  let records: Parsed[];
+  let records: string[][];
   try {
-    records = parse(text, { relax_column_count: true, skip_empty_lines: true, info: true, raw: true }) as unknown as Parsed[];
+    records = parse(text, { relax_column_count: true, skip_empty_lines: true });
   } catch (err) {
     const line = (err as { lines?: number }).lines ?? 1;
     throw new CsvFileError({ line, column: 1, message: `not valid CSV: ${(err as Error).message.replace(/\s+/g, " ")}` });
@@ -120,12 +72,13 @@ export function readCsv(text: string): CsvFile {
   if (first === undefined) {
     throw new CsvFileError({ line: 1, column: 1, message: `empty file: expected a header row naming ${FEATURES.join(", ")}` });
   }
-  const headerStarts = fieldStarts(first.raw, first.info.lines);
-  const header = first.record.map((n) => n.trim());
+  const locator = new CsvLocator(text.split(LINE_BREAK));
+  const headerFields = locator.next(first.length);
+  const header = first.map((n) => n.trim());
   const columnOf = new Map<string, number>();
   header.forEach((name, i) => {
     if ((FEATURES as readonly string[]).includes(name) || name === SPECIES) {
-      if (columnOf.has(name)) throw new CsvFileError({ ...headerStarts[i]!, message: `duplicate column "${name}"` });
+      if (columnOf.has(name)) throw new CsvFileError({ ...headerFields.starts[i]!, message: `duplicate column "${name}"` });
       columnOf.set(name, i);
     }
   });
@@ -133,26 +86,24 @@ export function readCsv(text: string): CsvFile {
   if (missing.length > 0) {
     const plural = missing.length > 1 ? "s" : "";
     throw new CsvFileError({
-      line: headerStarts[0]!.line,
+      line: headerFields.starts[0]!.line,
       column: 1,
       message: `missing column${plural} ${missing.map((m) => `"${m}"`).join(", ")} (the header has: ${header.join(", ")})`,
     });
   }
   if (records.length === 1) {
-    throw new CsvFileError({ line: first.info.lines + 1, column: 1, message: "no data rows after the header" });
+    throw new CsvFileError({ line: headerFields.end.line + 1, column: 1, message: "no data rows after the header" });
   }
   const featureColumns = FEATURES.map((f) => columnOf.get(f)!);
   const rows: CsvRow[] = [];
   const problems: CsvProblem[] = [];
-  for (const { record, raw, info } of records.slice(1)) {
-    const starts = fieldStarts(raw, info.lines);
-    const line = starts[0]!.line;
+  for (const record of records.slice(1)) {
+    const { starts, end } = locator.next(record.length);
     const count = record.length;
     if (count < header.length) {
       const absent = header.slice(count).filter((name) => columnOf.has(name));
       const what = absent.length > 0 ? ` (no value for ${absent.map((m) => `"${m}"`).join(", ")})` : "";
-      const last = raw.replace(/(\r\n|\r|\n)$/, "").split(LINE_BREAK).at(-1)!;
-      problems.push({ line: info.lines, column: last.length + 1, message: `short row: ${count} field${count === 1 ? "" : "s"}, expected ${header.length}${what}` });
+      problems.push({ ...end, message: `short row: ${count} field${count === 1 ? "" : "s"}, expected ${header.length}${what}` });
       continue;
     }
     if (count > header.length) {
@@ -163,7 +114,7 @@ export function readCsv(text: string): CsvFile {
     let bad = false;
     featureColumns.forEach((col, j) => {
       const cell = record[col]!.trim();
-      const why = numberProblem(cell);
+      const why = measurementTextProblem(cell);
       if (why !== undefined) {
         problems.push({ ...starts[col]!, message: `${FEATURES[j]} ${why}` });
         bad = true;
@@ -171,7 +122,7 @@ export function readCsv(text: string): CsvFile {
         values.push(Number(cell));
       }
     });
-    if (!bad) rows.push({ line, values, cells: record });
+    if (!bad) rows.push({ line: starts[0]!.line, values, cells: record });
   }
   return { header, speciesColumn: columnOf.get(SPECIES), rows, problems };
 }
