@@ -129,6 +129,7 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
         recorder,
         metrics,
         tls: options.tls?.pem,
+        grpcPort: grpc.port,
       });
     } catch (err) {
       grpc.forceClose();

@@ -13,6 +13,9 @@
  * `curl -d` does) is still read, and a body using the binary tensor data
  * extension (`Inference-Header-Content-Length`) is split into its JSON
  * object and its binary part. A body over the limit is answered 413.
+ *
+ * `/` is the web console (./console/): the model card, a try-it form, batch
+ * predictions from a CSV file and live traffic, for people.
  */
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -36,6 +39,7 @@ import type { PredictionRecorder } from "../metrics/recorder.js";
 import type { ServerMetrics } from "../metrics/server-metrics.js";
 import { registerCalls } from "./calls.js";
 import { emptyBody, errorHandler } from "./errors.js";
+import { consoleRoutes } from "./console/routes.js";
 import { ANSWERED_WHILE_DRAINING, BINARY_ROUTES, inferenceRoutes } from "./inference-routes.js";
 import { METRICS_ROUTE, metricsRoute } from "./metrics-route.js";
 import { predictRoute } from "./predict-route.js";
@@ -70,6 +74,8 @@ export interface HttpServerOptions {
   metrics: ServerMetrics | undefined;
   /** HTTPS with this PEM certificate chain and key; plain HTTP when absent. */
   tls: { cert: Buffer; key: Buffer } | undefined;
+  /** The gRPC port, as the web console's snippets give it (50051 when absent). */
+  grpcPort?: number | undefined;
 }
 
 export interface HttpServer {
@@ -169,7 +175,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         title: "iris-serve HTTP API",
         description:
           "The Iris classifier over HTTP: the original POST /predict, and the Open Inference Protocol (KServe V2) REST binding. " +
-          "Errors answer {\"error\": \"...\"} with the offending fields in `violations` when the request was invalid.",
+          "Errors answer {\"error\": \"...\"} with the offending fields in `violations` when the request was invalid. " +
+          "The [web console](/) shows the model card, lets you try the model and shows live traffic.",
         version: options.serverVersion,
       },
       tags: [
@@ -185,6 +192,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   predictRoute(app, options);
   inferenceRoutes(app, { ...options, binaryPart: (body) => binaryParts.get(body) });
   if (options.metrics) metricsRoute(app, options.metrics);
+  await consoleRoutes(app, options);
   app.get("/openapi.json", { schema: { hide: true } }, () => app.swagger());
 
   let port: number;
