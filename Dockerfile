@@ -1,7 +1,9 @@
-# iris-serve: the Iris classifier as a gRPC service on port 50051.
+# iris-serve: the Iris classifier over gRPC on port 50051 (iris.v1 and the
+# Open Inference Protocol) and HTTP on port 8080 (POST /predict, the Open
+# Inference Protocol's REST binding, /docs).
 #
 #   docker build --build-arg MODEL_VERSION="$(node -p 'require("./artifacts/model.json").version')" -t iris-serve .
-#   docker run --rm -p 50051:50051 iris-serve
+#   docker run --rm -p 50051:50051 -p 8080:8080 iris-serve
 #
 # scripts/container-build.sh fills in the build arguments (model version,
 # revision, ...) and scripts/container-check.sh builds, runs and checks the
@@ -41,7 +43,7 @@ ARG REVISION=""
 ARG CREATED=""
 ARG SOURCE=""
 LABEL org.opencontainers.image.title="iris-serve" \
-      org.opencontainers.image.description="Iris species classifier served over gRPC (iris.v1.IrisService) on port 50051" \
+      org.opencontainers.image.description="Iris species classifier served over gRPC (iris.v1, Open Inference Protocol) on port 50051 and HTTP (/predict, Open Inference Protocol) on port 8080" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.version="${VERSION}" \
@@ -52,6 +54,7 @@ LABEL org.opencontainers.image.title="iris-serve" \
 ENV NODE_ENV=production \
     IRIS_HOST=0.0.0.0 \
     IRIS_PORT=50051 \
+    IRIS_HTTP_PORT=8080 \
     IRIS_MODEL=/app/artifacts/model.json
 WORKDIR /app
 # Everything is owned by root and only readable by the server's user.
@@ -63,7 +66,7 @@ COPY artifacts ./artifacts
 
 # nobody:nogroup, numeric so that Kubernetes' runAsNonRoot can verify it.
 USER 65534:65534
-EXPOSE 50051
+EXPOSE 50051 8080
 # A real grpc.health.v1 Check through the server's own port; exit 0 only when SERVING.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "dist/cli/main.js", "health", "--timeout-ms", "4000"]

@@ -1,18 +1,21 @@
 /**
  * Server benchmark (`npm run bench:server`, which builds dist/ first).
  *
- * Runs the compiled server (`node dist/cli/main.js serve`) and, as the
- * ceiling, a bare grpc-js server (scripts/bench-noop-server.ts): its Predict
- * answers an empty message, its BatchPredict a pre-encoded reply, the bytes
- * the real server answered to the same request, without decoding anything.
- * Each is its own process on 127.0.0.1:0. The load comes from h2load
- * (apt-get install nghttp2-client), a separate process speaking gRPC over
- * HTTP/2. Measures, in back-to-back iris/no-op pairs in alternating order
- * (so that other load on the machine hits both alike; medians of the pairs'
- * ratios):
+ * Runs the compiled server (`node dist/cli/main.js serve`), the same with
+ * `--metrics off`, and, as the ceiling, a bare grpc-js server
+ * (scripts/bench-noop-server.ts): its Predict answers an empty message, its
+ * BatchPredict a pre-encoded reply, the bytes the real server answered to
+ * the same request, without decoding anything. Each is its own process on
+ * 127.0.0.1:0. The load comes from h2load (apt-get install nghttp2-client),
+ * a separate process speaking gRPC over HTTP/2. Measures, in back-to-back
+ * rounds in rotating order (so that other load on the machine hits the
+ * servers alike; medians of the rounds' ratios):
  *   - Predict requests/s and p50/p99 latency at 1, 16 and 128 calls in
- *     flight, plus the server CPU time per call from /proc;
- *   - BatchPredict rows/s with 1 000- and 10 000-row batches.
+ *     flight, iris, iris without metrics and no-op, plus the server CPU
+ *     time per call from /proc: what the server costs over bare grpc-js,
+ *     and what counting metrics costs;
+ *   - BatchPredict rows/s with 1 000- and 10 000-row batches, iris (metrics
+ *     on, the default) against the ceiling.
  * With taskset available, the servers run on CPU 0 and h2load on CPU 1.
  *
  * Every h2load run is checked byte for byte (see scripts/bench/lib.ts), and
@@ -20,7 +23,7 @@
  *
  *   npm run bench:server [-- --quick] [-- --json results.json]
  *
- * --quick runs one pair of a fifth of the requests (a smoke run; noisy).
+ * --quick runs one round of a fifth of the requests (a smoke run; noisy).
  *
  * The model is IRIS_MODEL, else artifacts/model.json; when neither exists, a
  * model is trained into a temporary directory first.
@@ -50,7 +53,7 @@ const { values: flags } = parseArgs({
   options: { quick: { type: "boolean", default: false }, json: { type: "string" } },
 });
 const scale = flags.quick ? 0.2 : 1;
-/** Alternating iris/no-op pairs per Predict level and per batch size. */
+/** Predict: rounds of iris, iris without metrics and no-op per level; BatchPredict: iris/no-op pairs per batch size. */
 const PAIRS = flags.quick ? 1 : 7;
 const BATCH_PAIRS = flags.quick ? 1 : 5;
 
@@ -65,8 +68,13 @@ const BATCHES = [
   { rows: 1_000, requests: Math.round(4_000 * scale), clients: 2, streams: 2 },
   { rows: 10_000, requests: Math.round(600 * scale), clients: 2, streams: 2 },
 ];
-/** The aims: Predict at least this share of the no-op server's calls/s at every level; BatchPredict this share of the ceiling's rows/s. */
+/**
+ * The aims: Predict at least this share of the no-op server's calls/s at
+ * every level, and with metrics this share of it without; BatchPredict this
+ * share of the ceiling's rows/s.
+ */
 const PREDICT_AIM = 0.95;
+const METRICS_AIM = 0.95;
 const BATCH_AIM = 0.7;
 
 let runs = 0;
@@ -101,37 +109,49 @@ function flowersOf(rows: number[][]): Flower[] {
 }
 
 /**
- * The real server's answer to `flowers`, checked against the model (every
- * class index and probability exactly as the model module computes them).
+ * The real server's answer to `flowers`, checked against the model: every
+ * class index and probability exactly as the model module computes them,
+ * and the rows outside the model's training range (its training split's)
+ * flagged.
  */
 async function batchAnswer(port: number, model: IrisModel, flowers: Flower[]): Promise<Buffer> {
   const answer = await grpcAnswer(port, "/iris.v1.IrisService/BatchPredict", BatchPredictRequest.encode({ flowers, omitProbabilities: false }).finish());
-  const decoded = BatchPredictResponse.decode(answer);
-  const predictions = flowers.map((f) => model.predict([f.sepalLength!, f.sepalWidth!, f.petalLength!, f.petalWidth!]));
-  const same =
-    decoded.modelVersion === model.version &&
-    decoded.classIndices.length === flowers.length &&
-    predictions.every((p, i) => decoded.classIndices[i] === p.classIndex) &&
-    predictions.flatMap((p) => p.probabilities).every((v, i) => Object.is(decoded.probabilities[i], v));
-  if (!same) throw new Error(`the server's answer to ${flowers.length} flowers is not the model's`);
+  const rows = flowers.map((f) => [f.sepalLength!, f.sepalWidth!, f.petalLength!, f.petalWidth!]);
+  const predictions = rows.map((r) => model.predict(r));
+  const masks = rows.map((r) => model.outOfRange(r));
+  const flagged = masks.some((m) => m !== 0);
+  const expected = BatchPredictResponse.encode({
+    modelVersion: model.version,
+    classes: [...model.classes],
+    classIndices: predictions.map((p) => p.classIndex),
+    probabilities: predictions.flatMap((p) => p.probabilities),
+    outOfRangeMasks: flagged ? masks : [],
+    outOfRangeFeatureNames: flagged ? [...model.featureNames] : [],
+  }).finish();
+  if (!answer.equals(expected)) throw new Error(`the server's answer to ${flowers.length} flowers is not the model's`);
   return answer;
 }
 
-/** Runs `measure` for iris and no-op in back-to-back pairs (alternating which goes first). */
-async function pairs(
+type Which = "iris" | "bare" | "noop";
+
+/**
+ * Runs `measure` for each of `servers` in back-to-back rounds, rotating
+ * which goes first; `ratio(a, b)` is the median of the rounds' ratios of
+ * a's requests/s to b's.
+ */
+async function rounds(
   count: number,
-  measure: (which: "iris" | "noop") => Promise<LoadResult>,
-): Promise<{ iris: LoadResult[]; noop: LoadResult[]; ratios: number[] }> {
-  const out: { iris: LoadResult[]; noop: LoadResult[]; ratios: number[] } = { iris: [], noop: [], ratios: [] };
-  for (let pair = 0; pair < count; pair++) {
-    const order = pair % 2 === 0 ? (["noop", "iris"] as const) : (["iris", "noop"] as const);
-    const result: Partial<Record<"iris" | "noop", LoadResult>> = {};
-    for (const which of order) result[which] = await measure(which);
-    out.iris.push(result.iris!);
-    out.noop.push(result.noop!);
-    out.ratios.push(result.iris!.reqPerSec / result.noop!.reqPerSec);
+  servers: readonly Which[],
+  measure: (which: Which) => Promise<LoadResult>,
+): Promise<{ results: Record<Which, LoadResult[]>; ratios: (a: Which, b: Which) => number[] }> {
+  const results: Record<Which, LoadResult[]> = { iris: [], bare: [], noop: [] };
+  for (let round = 0; round < count; round++) {
+    for (let k = 0; k < servers.length; k++) {
+      const which = servers[(round + k) % servers.length]!;
+      results[which].push(await measure(which));
+    }
   }
-  return out;
+  return { results, ratios: (a, b) => results[a].map((r, i) => r.reqPerSec / results[b][i]!.reqPerSec) };
 }
 
 async function main(): Promise<void> {
@@ -142,10 +162,14 @@ async function main(): Promise<void> {
     const path = await benchModelPath(scratch);
     const model = await loadModelFile(path);
 
-    const iris = await startServer("iris", [
-      process.execPath, "dist/cli/main.js", "serve", "--host", "127.0.0.1", "--port", "0", "--http-port", "off", "--model", path, "--log-level", "info",
-    ]);
+    const serve = (metrics: "on" | "off") => [
+      process.execPath, "dist/cli/main.js", "serve", "--host", "127.0.0.1", "--port", "0", "--http-port", "off", "--model", path,
+      "--log-level", "info", "--metrics", metrics, "--model-poll-interval", "off",
+    ];
+    const iris = await startServer("iris", serve("on"));
     servers.push(iris);
+    const bare = await startServer("iris, metrics off", serve("off"));
+    servers.push(bare);
     const irisPort = iris.serving.port as number;
 
     // Request bodies, and each correct answer (checked against the model).
@@ -153,12 +177,17 @@ async function main(): Promise<void> {
     const predictRequest = PredictRequest.encode({ flower: one }).finish();
     const predictBody = join(scratch, "predict.bin");
     await writeFile(predictBody, frame(predictRequest));
-    const p = model.predict([one!.sepalLength!, one!.sepalWidth!, one!.petalLength!, one!.petalWidth!]);
-    const predicted = PredictResponse.decode(await grpcAnswer(irisPort, "/iris.v1.IrisService/Predict", predictRequest));
-    if (predicted.prediction?.classIndex !== p.classIndex || !p.probabilities.every((v, i) => Object.is(predicted.prediction!.probabilities[i], v))) {
-      throw new Error("the server's Predict answer is not the model's");
+    const oneRow = [one!.sepalLength!, one!.sepalWidth!, one!.petalLength!, one!.petalWidth!];
+    const p = model.predict(oneRow);
+    const expectedPredict = PredictResponse.encode({
+      prediction: { species: p.label, classIndex: p.classIndex, probabilities: p.probabilities, outOfRangeFeatures: model.featuresOf(model.outOfRange(oneRow)) },
+      modelVersion: model.version,
+    }).finish();
+    for (const s of [iris, bare]) {
+      const answer = await grpcAnswer(s.serving.port as number, "/iris.v1.IrisService/Predict", predictRequest);
+      if (!answer.equals(expectedPredict)) throw new Error(`the ${s.name} server's Predict answer is not the model's`);
     }
-    const predictAnswer = 5 + PredictResponse.encode(predicted).finish().length;
+    const predictAnswer = 5 + expectedPredict.length;
     const noopAnswer = 5 + PredictResponse.encode(PredictResponse.fromPartial({})).finish().length;
     const batches = [];
     const replyFlags: string[] = [];
@@ -176,11 +205,14 @@ async function main(): Promise<void> {
     const noop = await startServer("no-op", [process.execPath, "--import", "tsx", "scripts/bench-noop-server.ts", ...replyFlags]);
     servers.push(noop);
 
-    // Warm both up (JIT, connection setup paths).
-    for (const [s, answer] of [[iris, predictAnswer], [noop, noopAnswer]] as const) {
+    // Warm them up (JIT, connection setup paths).
+    for (const [s, answer] of [[iris, predictAnswer], [bare, predictAnswer], [noop, noopAnswer]] as const) {
       await load(s, "Predict", predictBody, Math.round(10_000 * scale), 4, 4, answer);
+    }
+    for (const s of [iris, noop]) {
       for (const b of batches) await load(s, "BatchPredict", b.body, Math.max(20, Math.round(b.requests / 10)), b.clients, b.streams, b.answer);
     }
+    const byName = { iris, bare, noop };
 
     const summary = (rs: LoadResult[]) => ({
       reqPerSec: median(rs.map((r) => r.reqPerSec)),
@@ -189,24 +221,42 @@ async function main(): Promise<void> {
       cpuUs: median(rs.map((r) => r.cpuUsPerRequest)),
     });
     const predictRows: string[] = [];
+    const metricsRows: string[] = [];
     const predictJson: unknown[] = [];
     let worstPredict = Infinity;
+    let worstMetrics = Infinity;
     for (const { clients, streams } of PREDICT_LEVELS) {
-      const runs = await pairs(PAIRS, (which) =>
-        which === "iris"
-          ? load(iris, "Predict", predictBody, PREDICT_REQUESTS, clients, streams, predictAnswer)
-          : load(noop, "Predict", predictBody, PREDICT_REQUESTS, clients, streams, noopAnswer),
+      const { results, ratios } = await rounds(PAIRS, ["noop", "iris", "bare"], (which) =>
+        load(byName[which], "Predict", predictBody, PREDICT_REQUESTS, clients, streams, which === "noop" ? noopAnswer : predictAnswer),
       );
-      const i = summary(runs.iris);
-      const n = summary(runs.noop);
-      const ratio = median(runs.ratios);
+      const i = summary(results.iris);
+      const b = summary(results.bare);
+      const n = summary(results.noop);
+      const ratio = median(ratios("iris", "noop"));
+      const metricsRatio = median(ratios("iris", "bare"));
       worstPredict = Math.min(worstPredict, ratio);
+      worstMetrics = Math.min(worstMetrics, metricsRatio);
       const inFlight = clients * streams;
       predictRows.push(
         `| ${inFlight} (${clients}×${streams}) | ${Math.round(i.reqPerSec)} | ${i.p50Ms.toFixed(2)} | ${i.p99Ms.toFixed(2)} | ${i.cpuUs.toFixed(1)} | ${Math.round(n.reqPerSec)} | ${n.p50Ms.toFixed(2)} | ${n.p99Ms.toFixed(2)} | ${n.cpuUs.toFixed(1)} | ${(ratio * 100).toFixed(1)} % |`,
       );
-      predictJson.push({ clients, streams, iris: runs.iris, noop: runs.noop, ratios: runs.ratios, ratio });
-      process.stderr.write(`bench: Predict at ${inFlight} in flight: ${Math.round(i.reqPerSec)} req/s (${(ratio * 100).toFixed(1)} % of no-op)\n`);
+      metricsRows.push(
+        `| ${inFlight} (${clients}×${streams}) | ${Math.round(i.reqPerSec)} | ${i.p99Ms.toFixed(2)} | ${i.cpuUs.toFixed(1)} | ${Math.round(b.reqPerSec)} | ${b.p99Ms.toFixed(2)} | ${b.cpuUs.toFixed(1)} | ${metricsRatio.toFixed(3)}× |`,
+      );
+      predictJson.push({
+        clients,
+        streams,
+        iris: results.iris,
+        metricsOff: results.bare,
+        noop: results.noop,
+        ratios: ratios("iris", "noop"),
+        ratio,
+        metricsRatios: ratios("iris", "bare"),
+        metricsRatio,
+      });
+      process.stderr.write(
+        `bench: Predict at ${inFlight} in flight: ${Math.round(i.reqPerSec)} req/s (${(ratio * 100).toFixed(1)} % of no-op; ${metricsRatio.toFixed(3)}× of metrics off)\n`,
+      );
     }
 
     const batchRows: string[] = [];
@@ -214,32 +264,38 @@ async function main(): Promise<void> {
     let worstBatch = Infinity;
     const batchFigures: string[] = [];
     for (const b of batches) {
-      const runs = await pairs(BATCH_PAIRS, (which) =>
-        load(which === "iris" ? iris : noop, "BatchPredict", b.body, b.requests, b.clients, b.streams, b.answer),
+      const { results, ratios } = await rounds(BATCH_PAIRS, ["noop", "iris"], (which) =>
+        load(byName[which], "BatchPredict", b.body, b.requests, b.clients, b.streams, b.answer),
       );
-      const i = summary(runs.iris);
-      const n = summary(runs.noop);
-      const ratio = median(runs.ratios);
+      const i = summary(results.iris);
+      const n = summary(results.noop);
+      const ratio = median(ratios("iris", "noop"));
       worstBatch = Math.min(worstBatch, ratio);
       const cpuRowsPerSec = b.rows / (i.cpuUs / 1e6);
       batchRows.push(
         `| ${b.rows} | ${b.clients * b.streams} | ${((i.reqPerSec * b.rows) / 1e6).toFixed(2)} M | ${i.p50Ms.toFixed(1)} | ${i.p99Ms.toFixed(1)} | ${(cpuRowsPerSec / 1e6).toFixed(2)} M | ${((n.reqPerSec * b.rows) / 1e6).toFixed(2)} M | ${n.p50Ms.toFixed(1)} | ${(ratio * 100).toFixed(1)} % |`,
       );
       batchFigures.push(`${b.rows} rows ${(ratio * 100).toFixed(1)} %`);
-      batchJson.push({ rows: b.rows, iris: runs.iris, noop: runs.noop, ratios: runs.ratios, ratio });
+      batchJson.push({ rows: b.rows, iris: results.iris, noop: results.noop, ratios: ratios("iris", "noop"), ratio });
       process.stderr.write(`bench: BatchPredict ${b.rows} rows: ${((i.reqPerSec * b.rows) / 1e6).toFixed(2)} M rows/s (${(ratio * 100).toFixed(1)} % of the ceiling)\n`);
     }
 
     const machine = await machineLine();
     const report = [
       machine,
-      `Medians of ${PAIRS} (Predict) and ${BATCH_PAIRS} (BatchPredict) back-to-back iris/no-op pairs; ${PREDICT_REQUESTS} Predict calls per run.`,
+      `Medians of ${PAIRS} back-to-back rounds (Predict: iris, iris with --metrics off, no-op; ${PREDICT_REQUESTS} calls per run) and ${BATCH_PAIRS} iris/no-op pairs (BatchPredict).`,
       "",
       "Predict (one flower per call):",
       "",
       "| in flight (conns×streams) | iris req/s | p50 ms | p99 ms | CPU µs/call | no-op req/s | p50 ms | p99 ms | CPU µs/call | iris / no-op (req/s) |",
       "|---|---|---|---|---|---|---|---|---|---|",
       ...predictRows,
+      "",
+      "Predict with metrics (the default) and with --metrics off:",
+      "",
+      "| in flight (conns×streams) | metrics on req/s | p99 ms | CPU µs/call | metrics off req/s | p99 ms | CPU µs/call | on / off (req/s) |",
+      "|---|---|---|---|---|---|---|---|",
+      ...metricsRows,
       "",
       "BatchPredict (with probabilities), against a bare grpc-js server answering the same bytes pre-encoded:",
       "",
@@ -248,6 +304,7 @@ async function main(): Promise<void> {
       ...batchRows,
       "",
       `Targets: Predict >= ${PREDICT_AIM * 100} % of no-op at every level: ${worstPredict >= PREDICT_AIM ? "met" : "NOT met"} (worst ${(worstPredict * 100).toFixed(1)} %); ` +
+        `Predict with metrics >= ${METRICS_AIM}× without: ${worstMetrics >= METRICS_AIM ? "met" : "NOT met"} (worst ${worstMetrics.toFixed(3)}×); ` +
         `BatchPredict >= ${BATCH_AIM * 100} % of the ceiling: ${worstBatch >= BATCH_AIM ? "met" : "NOT met"} (${batchFigures.join(", ")}).`,
       "",
     ].join("\n");

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds the real Dockerfile, runs the image and checks it from the outside:
-#   1. the image: non-root user, port 50051, exec-form HEALTHCHECK and entry
+#   1. the image: non-root user, ports 50051 and 8080, exec-form HEALTHCHECK and entry
 #      point, model version label, no dev dependencies/sources/tests inside;
 #   2. the container: gRPC health SERVING through the published port, the
 #      image's own HEALTHCHECK passing, the server process not running as root;
 #   3. the contract: Predict, BatchPredict and ModelInfo answers equal the
 #      committed model run locally, bad input gets INVALID_ARGUMENT, and the
-#      CLI's `predict --remote` prints what local `predict` prints;
+#      CLI's `predict --remote` prints what local `predict` prints; over the
+#      published HTTP port, POST /predict and V2 infer answer the same, and
+#      /v2/health/ready is ready;
 #   4. shutdown: `stop -t 10` (SIGTERM) while large BatchPredict calls are in
 #      flight: they complete, the container exits 0 within the grace period.
 # Prints the container's logs when a check fails; always removes the container.
@@ -76,8 +78,8 @@ case "${user%%:*}" in
 esac
 ok "user $user"
 ports=$(inspect '{{json .Config.ExposedPorts}}')
-[[ $ports == *'"50051/tcp"'* ]] || die "image exposes $ports, expected 50051/tcp"
-ok "exposes 50051/tcp"
+[[ $ports == *'"50051/tcp"'* && $ports == *'"8080/tcp"'* ]] || die "image exposes $ports, expected 50051/tcp and 8080/tcp"
+ok "exposes 50051/tcp (gRPC) and 8080/tcp (HTTP)"
 entry=$(inspect '{{json .Config.Entrypoint}} {{json .Config.Cmd}}')
 [ "$entry" = '["node","dist/cli/main.js"] ["serve"]' ] || die "entry point is $entry, expected exec form node dist/cli/main.js serve"
 ok "entry point (exec form) $entry"
@@ -112,12 +114,14 @@ else
   health_flags=(--health-interval disable)
 fi
 # (podman still complains on stderr that it cannot reach systemd; shown only on failure.)
-CID=$("$ENGINE" run -d -p 127.0.0.1::50051 "${health_flags[@]}" "$IMAGE" 2>"$WORK/run.err") ||
+CID=$("$ENGINE" run -d -p 127.0.0.1::50051 -p 127.0.0.1::8080 "${health_flags[@]}" "$IMAGE" 2>"$WORK/run.err") ||
   { cat "$WORK/run.err" >&2; die "$ENGINE run failed"; }
 published=$("$ENGINE" port "$CID" 50051/tcp | head -n 1)
 PORT=${published##*:}
 ADDRESS=127.0.0.1:$PORT
-ok "container ${CID:0:12} publishes 50051 on $ADDRESS"
+published_http=$("$ENGINE" port "$CID" 8080/tcp | head -n 1)
+HTTP=http://127.0.0.1:${published_http##*:}
+ok "container ${CID:0:12} publishes 50051 on $ADDRESS and 8080 on $HTTP"
 
 for ((attempt = 1; ; attempt++)); do
   [ "$("$ENGINE" inspect --format '{{.State.Running}}' "$CID")" = true ] || die "the container exited while starting"
@@ -128,10 +132,10 @@ for ((attempt = 1; ; attempt++)); do
   sleep 1
 done
 ok "grpc.health.v1 Check through $ADDRESS: SERVING (attempt $attempt)"
-for service in "" iris.v1.IrisService; do
+for service in "" iris.v1.IrisService inference.GRPCInferenceService; do
   iris health --address "$ADDRESS" --service "$service" >/dev/null || die "health of service \"$service\" is not SERVING"
 done
-ok "service \"\" and iris.v1.IrisService both SERVING"
+ok "services \"\", iris.v1.IrisService and inference.GRPCInferenceService SERVING"
 
 if [ "$ENGINE" = podman ]; then
   "$ENGINE" healthcheck run "$CID" >/dev/null || die "the image's HEALTHCHECK failed (podman healthcheck run)"
@@ -151,8 +155,8 @@ pid1=$("$ENGINE" exec "$CID" cat /proc/1/cmdline | tr '\0' ' ')
 [[ $pid1 == node\ dist/cli/main.js\ serve* ]] || die "PID 1 is \"$pid1\", expected the server itself"
 ok "server runs as uid $uid and is PID 1 (${pid1% })"
 
-step "contract smoke through $ADDRESS"
-node --import tsx scripts/container-smoke.ts smoke --address "$ADDRESS" || die "contract smoke failed"
+step "contract smoke through $ADDRESS and $HTTP"
+node --import tsx scripts/container-smoke.ts smoke --address "$ADDRESS" --http "$HTTP" || die "contract smoke failed"
 input='[[5.1,3.5,1.4,0.2],[6.2,2.9,4.3,1.3],[7.7,3.0,6.1,2.3]]'
 local_out=$(iris predict --input "$input") || die "local iris predict failed"
 remote_out=$(iris predict --remote "$ADDRESS" --input "$input") || die "iris predict --remote failed"

@@ -2,7 +2,7 @@
  * Contract smoke test against a running server (normally the container that
  * scripts/container-check.sh started), speaking only gRPC through its address.
  *
- *   node --import tsx scripts/container-smoke.ts smoke --address 127.0.0.1:PORT
+ *   node --import tsx scripts/container-smoke.ts smoke --address 127.0.0.1:PORT [--http http://127.0.0.1:PORT]
  *     Predict, BatchPredict (with and without probabilities), ModelInfo and a
  *     bad input, checked against the committed model run locally.
  *
@@ -29,7 +29,7 @@ import {
   type ModelInfoResponse,
   type PredictResponse,
 } from "../src/gen/iris.js";
-import { loadModelFile, type IrisModel } from "../src/model/index.js";
+import { FEATURES, loadModelFile, type IrisModel } from "../src/model/index.js";
 
 const CALL_DEADLINE_MS = 30_000;
 const TOLERANCE = 1e-9;
@@ -153,6 +153,41 @@ async function smoke(client: IrisServiceClient, model: IrisModel, rows: number[]
     if (error.code !== grpc.status.INVALID_ARGUMENT) fail(`bad input: ${grpc.status[error.code]} ${error.details}`);
     ok(`bad input: INVALID_ARGUMENT "${error.details}"`);
   }
+}
+
+/** The HTTP port: /v2/health/ready, POST /predict and V2 infer answer as the local model does. */
+async function smokeHttp(base: string, model: IrisModel, rows: number[][]): Promise<void> {
+  const ready = await fetch(`${base}/v2/health/ready`);
+  if (ready.status !== 200) fail(`GET /v2/health/ready: ${ready.status} ${await ready.text()}`);
+  ok("GET /v2/health/ready: 200 {\"ready\":true}");
+
+  // One flower of each species, in FEATURES order (the order of the HTTP APIs).
+  const picked = model.classes.map((_, c) => rows.find((row) => model.predict(row).classIndex === c)!);
+  const features = picked.map((row) => FEATURES.map((name) => row[model.featureNames.indexOf(name)]!));
+  const post = (path: string, body: unknown) =>
+    fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const predicted = await post("/predict", { features });
+  const answer = (await predicted.json()) as { prediction: number[]; probabilities: number[][]; model_version: string };
+  if (predicted.status !== 200) fail(`POST /predict: ${predicted.status} ${JSON.stringify(answer)}`);
+  picked.forEach((row, i) => {
+    const expected = model.predict(row);
+    if (answer.prediction[i] !== expected.classIndex || !closeTo(answer.probabilities[i]!, expected.probabilities)) {
+      fail(`POST /predict row ${i}: ${answer.prediction[i]}, expected ${expected.classIndex}`);
+    }
+  });
+  if (answer.model_version !== model.version) fail(`POST /predict: model_version ${answer.model_version}`);
+  ok(`POST /predict: ${features.length} rows match the local model`);
+
+  const inferred = await post(`/v2/models/${model.artifact.name}/infer`, {
+    inputs: [{ name: "input-0", shape: [features.length, 4], datatype: "FP64", data: features }],
+    outputs: [{ name: "predict" }],
+  });
+  const v2 = (await inferred.json()) as { outputs?: { data: number[] }[] };
+  const classes = picked.map((row) => model.predict(row).classIndex);
+  if (inferred.status !== 200 || JSON.stringify(v2.outputs?.[0]?.data) !== JSON.stringify(classes)) {
+    fail(`V2 infer: ${inferred.status} ${JSON.stringify(v2)}, expected predict ${JSON.stringify(classes)}`);
+  }
+  ok(`V2 infer: predict ${JSON.stringify(classes)}, as the local model`);
 }
 
 type WatchStream = grpc.ClientReadableStream<{ status: string }>;
@@ -279,7 +314,7 @@ async function drain(
 }
 
 const USAGE =
-  "usage: container-smoke.ts smoke --address HOST:PORT [--model FILE] [--data FILE]\n" +
+  "usage: container-smoke.ts smoke --address HOST:PORT [--http URL] [--model FILE] [--data FILE]\n" +
   "       container-smoke.ts drain --address HOST:PORT [--concurrency N] [--batch-rows N] [--grace-seconds S] -- STOP COMMAND...\n";
 
 async function main(argv: string[]): Promise<number> {
@@ -288,6 +323,7 @@ async function main(argv: string[]): Promise<number> {
     args: rest,
     options: {
       address: { type: "string" },
+      http: { type: "string" },
       model: { type: "string", default: "artifacts/model.json" },
       data: { type: "string", default: "data/iris.csv" },
       concurrency: { type: "string", default: "4" },
@@ -313,7 +349,10 @@ async function main(argv: string[]): Promise<number> {
   const channel = new grpc.Channel(values.address, grpc.credentials.createInsecure(), {});
   const client = new IrisServiceClient(values.address, grpc.credentials.createInsecure(), { channelOverride: channel });
   try {
-    if (mode === "smoke") await smoke(client, model, rows);
+    if (mode === "smoke") {
+      await smoke(client, model, rows);
+      if (values.http !== undefined) await smokeHttp(values.http, model, rows);
+    }
     else {
       const [concurrency, batchRows, graceSeconds] = numbers as [number, number, number];
       await drain(channel, client, model, rows, { concurrency, batchRows, graceSeconds, stopCommand: positionals });

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Code, IrisError } from "./errors.js";
+import { DEFAULT_GRPC_PORT } from "./rpc/defaults.js";
 
 /** Log levels, most to least severe; `silent` turns logging off. */
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -43,6 +44,12 @@ export interface ServerConfig {
   readonly tlsCertPath: string | undefined;
   /** PEM private key of tlsCertPath's certificate. */
   readonly tlsKeyPath: string | undefined;
+  /** How often the model file is checked for a new model, in milliseconds; 0: never (SIGHUP still reloads). */
+  readonly modelPollIntervalMs: number;
+  /** Count calls and predictions, and serve them at `GET /metrics` on the HTTP port. */
+  readonly metrics: boolean;
+  /** One JSON line per call (request id, API, method or route, status, duration, rows, model version). */
+  readonly accessLog: boolean;
 }
 
 /**
@@ -79,6 +86,9 @@ export function packageVersion(): { name: string; version: string } {
 /** The model artifact this package ships: artifacts/model.json at the package root. */
 export const PACKAGED_MODEL_PATH = join(PACKAGE_ROOT, "artifacts", "model.json");
 
+/** The web console's bundled script, as `npm run build` writes it (see scripts/build.mjs). */
+export const CONSOLE_SCRIPT_PATH = join(PACKAGE_ROOT, "dist", "console", "console.js");
+
 /**
  * The model to use when neither --model nor IRIS_MODEL names one:
  * `artifacts/model.json` in the working directory (`cwd`) when it exists
@@ -95,7 +105,7 @@ export const DEFAULT_MODEL_HELP = `${DEFAULT_MODEL_PATH} if it exists, else the 
 /** The defaults; `modelPath` is DEFAULT_MODEL_PATH here, resolved by defaultModelPath() when read. */
 export const DEFAULTS: ServerConfig = Object.freeze({
   host: "0.0.0.0",
-  port: 50051,
+  port: DEFAULT_GRPC_PORT,
   httpPort: 8080,
   modelPath: DEFAULT_MODEL_PATH,
   modelName: undefined,
@@ -107,13 +117,24 @@ export const DEFAULTS: ServerConfig = Object.freeze({
   maxConnectionAgeGraceMs: 10_000,
   tlsCertPath: undefined,
   tlsKeyPath: undefined,
+  modelPollIntervalMs: 2_000,
+  metrics: true,
+  accessLog: false,
 });
 
 /** Longest max connection age and age grace period: one day. */
 const MAX_CONNECTION_AGE_LIMIT_MS = 86_400_000;
 
-/** The flag and environment variable of each setting. */
-export const SETTINGS: Readonly<Record<keyof ServerConfig, { flag: string; env: string }>> = Object.freeze({
+/** Shortest and longest model poll interval: 100 ms, one hour. */
+const MIN_POLL_INTERVAL_MS = 100;
+const MAX_POLL_INTERVAL_MS = 3_600_000;
+
+/**
+ * The flag and environment variable of each setting. A `switch` is a flag
+ * without a value (`--access-log`); its variable takes true/false, on/off,
+ * yes/no or 1/0.
+ */
+export const SETTINGS: Readonly<Record<keyof ServerConfig, { flag: string; env: string; switch?: true }>> = Object.freeze({
   host: { flag: "host", env: "IRIS_HOST" },
   port: { flag: "port", env: "IRIS_PORT" },
   httpPort: { flag: "http-port", env: "IRIS_HTTP_PORT" },
@@ -127,6 +148,9 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, { flag: string; env: 
   maxConnectionAgeGraceMs: { flag: "max-connection-age-grace-ms", env: "IRIS_MAX_CONNECTION_AGE_GRACE_MS" },
   tlsCertPath: { flag: "tls-cert", env: "IRIS_TLS_CERT" },
   tlsKeyPath: { flag: "tls-key", env: "IRIS_TLS_KEY" },
+  modelPollIntervalMs: { flag: "model-poll-interval", env: "IRIS_MODEL_POLL_INTERVAL" },
+  metrics: { flag: "metrics", env: "IRIS_METRICS" },
+  accessLog: { flag: "access-log", env: "IRIS_ACCESS_LOG", switch: true },
 });
 
 export interface ConfigSources {
@@ -156,6 +180,34 @@ function integer(raw: Raw | undefined, fallback: number, min: number, max: numbe
     throw invalid(raw, `a whole number from ${min} to ${max}${or === undefined ? "" : ` or ${or}`}`);
   }
   return value;
+}
+
+/** On and off, as a switch's variable or `--metrics` may say them. */
+const ON = /^(true|on|yes|1)$/i;
+const OFF = /^(false|off|no|0)$/i;
+
+function toggle(raw: Raw | undefined, fallback: boolean): boolean {
+  if (raw === undefined) return fallback;
+  const text = raw.value.trim();
+  if (ON.test(text)) return true;
+  if (OFF.test(text)) return false;
+  throw invalid(raw, "on or off (true/false, yes/no, 1/0)");
+}
+
+/**
+ * A duration in milliseconds: `500`, `500ms`, `2s`, `1m`; `0` or `off`
+ * for never. Otherwise from `min` to `max` milliseconds.
+ */
+function duration(raw: Raw | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const text = raw.value.trim();
+  if (OFF.test(text)) return 0;
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(text);
+  const ms = match ? Math.round(Number(match[1]) * { ms: 1, s: 1000, m: 60_000 }[match[2] as "ms" | "s" | "m" ?? "ms"]) : NaN;
+  if (!(ms === 0 || (ms >= min && ms <= max))) {
+    throw invalid(raw, `a duration from ${min} ms to ${max / 60_000} minutes (500ms, 2s, 1m; a bare number is milliseconds) or off`);
+  }
+  return ms;
 }
 
 /** `--http-port off` (or IRIS_HTTP_PORT=off) turns the HTTP server off. */
@@ -241,5 +293,8 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     ),
     tlsCertPath: certRaw?.value,
     tlsKeyPath: keyRaw?.value,
+    modelPollIntervalMs: duration(raw("modelPollIntervalMs"), DEFAULTS.modelPollIntervalMs, MIN_POLL_INTERVAL_MS, MAX_POLL_INTERVAL_MS),
+    metrics: toggle(raw("metrics"), DEFAULTS.metrics),
+    accessLog: toggle(raw("accessLog"), DEFAULTS.accessLog),
   });
 }

@@ -88,12 +88,13 @@ describe("Dockerfile", () => {
     expect(args("runtime", "RUN")).toEqual([]);
   });
 
-  it("runs as a numeric non-root user, on 50051, with production settings", () => {
+  it("runs as a numeric non-root user, on 50051 (gRPC) and 8080 (HTTP), with production settings", () => {
     const [user] = args("runtime", "USER");
     expect(user).toMatch(/^[1-9]\d*(:\d+)?$/);
-    expect(args("runtime", "EXPOSE")).toEqual(["50051"]);
+    expect(args("runtime", "EXPOSE")).toEqual(["50051 8080"]);
     expect(args("runtime", "ENV").join(" ")).toMatch(/\bNODE_ENV=production\b/);
     expect(args("runtime", "ENV").join(" ")).toMatch(/\bIRIS_PORT=50051\b/);
+    expect(args("runtime", "ENV").join(" ")).toMatch(/\bIRIS_HTTP_PORT=8080\b/);
   });
 
   it("has an exec-form HEALTHCHECK doing a gRPC health check, and an exec-form entry point that serves", () => {

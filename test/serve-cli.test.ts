@@ -4,87 +4,25 @@
  * that arrives while a call is in flight or before the server is up.
  * (TLS: test/tls.test.ts.)
  */
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect as http2Connect } from "node:http2";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BatchPredictRequest, BatchPredictResponse, ModelInfoResponse } from "../src/gen/iris.js";
 import { modelInfo } from "../src/server/served-model.js";
-import { irisRows, modelFile, referenceArtifact, referenceModel } from "./support/service-fixtures.js";
+import { useIrisProcesses } from "./support/iris-process.js";
+import { irisRows, modelFile, referenceModel, selfSignedCertificate } from "./support/service-fixtures.js";
 
-const repo = fileURLToPath(new URL("../", import.meta.url));
-
-type LogLine = Record<string, unknown> & { msg?: string };
-
-interface Cli {
-  child: ChildProcessWithoutNullStreams;
-  /** Resolves with the first log line that matches. */
-  line(match: (l: LogLine) => boolean): Promise<LogLine>;
-  exit: Promise<{ code: number | null; stderr: string; lines: LogLine[] }>;
-}
-
-let children: ChildProcessWithoutNullStreams[] = [];
-let cleanups: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  await Promise.all(cleanups.map((c) => c()));
-  children = [];
-  cleanups = [];
-});
-
-/** Runs `iris <args>` from the repository, reading its stdout as JSON log lines. */
-function iris(args: string[], env: Record<string, string> = {}): Cli {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-    cwd: repo,
-    // A free HTTP port unless the test says otherwise: 8080 may be taken on a shared machine.
-    env: { ...process.env, IRIS_HTTP_PORT: "0", ...env },
-  });
-  children.push(child);
-  const lines: LogLine[] = [];
-  const watchers: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  createInterface({ input: child.stdout }).on("line", (text) => {
-    let parsed: LogLine;
-    try {
-      parsed = JSON.parse(text) as LogLine;
-    } catch {
-      parsed = { text };
-    }
-    lines.push(parsed);
-    for (const w of [...watchers]) {
-      if (w.match(parsed)) {
-        watchers.splice(watchers.indexOf(w), 1);
-        w.resolve(parsed);
-      }
-    }
-  });
-  const exit = once(child, "close").then(([code]) => ({ code: code as number | null, stderr, lines }));
-  return {
-    child,
-    exit,
-    line(match) {
-      const seen = lines.find(match);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        watchers.push({ match, resolve });
-        void exit.then(({ code }) => reject(new Error(`iris exited (${code}) before the expected line; stderr: ${stderr}`)));
-      });
-    },
-  };
-}
+const { iris, defer } = useIrisProcesses();
 
 async function tempModel(): Promise<string> {
   const m = await modelFile();
-  cleanups.push(m.cleanup);
+  defer(m.cleanup);
   return m.path;
 }
 
@@ -137,7 +75,7 @@ describe("iris serve", () => {
     frame.set(message, 5);
 
     const session = http2Connect(`http://127.0.0.1:${port}`);
-    cleanups.push(async () => void session.destroy());
+    defer(async () => void session.destroy());
     await once(session, "connect");
     const stream = session.request({
       ":method": "POST",
@@ -178,7 +116,7 @@ describe("iris serve", () => {
     expect(missing.lines).toEqual([]);
 
     const m = await modelFile();
-    cleanups.push(m.cleanup);
+    defer(m.cleanup);
     const { writeFile } = await import("node:fs/promises");
     await writeFile(m.path, '{"format": "iris-serve.model.v1"}');
     const invalid = await iris(["serve", "--port", "0", "--model", m.path]).exit;
@@ -192,7 +130,7 @@ describe("iris serve", () => {
     const blocker = createServer();
     blocker.listen(0, "127.0.0.1");
     await once(blocker, "listening");
-    cleanups.push(() => new Promise((resolve) => blocker.close(() => resolve())));
+    defer(() => new Promise((resolve) => blocker.close(() => resolve())));
     const { port } = blocker.address() as { port: number };
     const result = await iris(["serve", "--host", "127.0.0.1", "--port", String(port), "--model", path]).exit;
     expect(result.code).toBe(1);
@@ -226,25 +164,51 @@ describe("iris serve", () => {
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "iris-serve-cli-"));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  defer(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
 
 describe("iris serve start-up", () => {
-  it("stops without serving, exit 0, when SIGTERM arrives while the model is still loading", async () => {
+  it("stops without serving, exit 0, when SIGTERM arrives while start-up is still reading its files", async () => {
     const dir = await tempDir();
-    // Reading a FIFO blocks until something writes to it: the model loads only when the test says so.
-    const fifo = join(dir, "model.json");
-    await promisify(execFile)("mkfifo", [fifo]);
-    const server = iris(["serve", "--host", "127.0.0.1", "--port", "0", "--model", fifo, "--log-level", "debug"]);
+    const path = await tempModel();
+    // A key handed over through a pipe (as `--tls-key <(vault read ...)` does):
+    // start-up waits on it until the test writes the key.
+    const { certPath, key } = await selfSignedCertificate(dir);
+    const keyPipe = join(dir, "key-pipe.pem");
+    await promisify(execFile)("mkfifo", [keyPipe]);
+    const server = iris(["serve", "--host", "127.0.0.1", "--port", "0", "--model", path, "--log-level", "debug"], {
+      IRIS_TLS_CERT: certPath,
+      IRIS_TLS_KEY: keyPipe,
+    });
     await server.line((l) => l.msg === "starting");
     server.child.kill("SIGTERM");
     await server.line((l) => l.msg === "signal during start-up: stopping once started, without serving");
-    await writeFile(fifo, JSON.stringify(await referenceArtifact()));
+    await writeFile(keyPipe, key);
     const exit = await server.exit;
     expect(exit.code, exit.stderr).toBe(0);
     expect(exit.lines.at(-1)).toMatchObject({ msg: "stopped before serving", signal: "SIGTERM" });
     expect(exit.lines.some((l) => l.msg === "serving")).toBe(false);
+  });
+
+  it("refuses a model that is not a regular file, or too large, at once and without reading it", async () => {
+    const dir = await tempDir();
+    const fifo = join(dir, "model.json");
+    await promisify(execFile)("mkfifo", [fifo]);
+    const fromFifo = await iris(["serve", "--port", "0", "--model", fifo]).exit;
+    expect([fromFifo.code, fromFifo.stderr]).toEqual([1, `iris serve: ${fifo}: not a regular file (a FIFO); a model is a JSON file\n`]);
+    const fromDevice = await iris(["serve", "--port", "0", "--model", "/dev/zero"]).exit;
+    expect([fromDevice.code, fromDevice.stderr]).toEqual([
+      1,
+      "iris serve: /dev/zero: not a regular file (a character device); a model is a JSON file\n",
+    ]);
+    const big = join(dir, "big.json");
+    await writeFile(big, Buffer.alloc(5 * 1024 * 1024, 0x20));
+    const fromBig = await iris(["serve", "--port", "0", "--model", big]).exit;
+    expect([fromBig.code, fromBig.stderr]).toEqual([
+      1,
+      `iris serve: ${big}: 5242880 bytes, over the 4194304-byte limit of a model file; this is not a model artifact\n`,
+    ]);
   });
 
   it("logs the maximum connection age it applies", async () => {

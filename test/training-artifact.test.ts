@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { chmod, mkdir, readdir, readFile, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,7 +13,8 @@ import {
   OUTPUT_FILES,
   recordedPath,
   train,
-  writeFilesAtomically,
+  recoverFileSet,
+  writeFileSet,
   writeTrainingOutputs,
 } from "../src/training/index.js";
 
@@ -240,6 +242,20 @@ describe("options are checked up front", () => {
     expect(await readFile(file, "utf8")).toBe("keep\n");
   });
 
+  it("checks --out before training: files of its own there would be lost, so they are a usage error", async () => {
+    const out = join(dir, "shared");
+    await mkdir(out);
+    await writeFile(join(out, "notes.txt"), "mine\n");
+    await writeFile(join(out, "model.json"), "old\n");
+    await expect(train({ out })).rejects.toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+      message:
+        `--out ${out} also holds notes.txt: the trainer replaces the whole directory with its 4 files ` +
+        "(so that they change together), which would lose them; move them, or choose another --out",
+    });
+    expect((await readdir(out)).sort()).toEqual(["model.json", "notes.txt"]);
+  });
+
   it("records the data path as given, normalised", () => {
     expect(recordedPath("./data/iris.csv")).toBe("data/iris.csv");
     expect(recordedPath("data//iris.csv")).toBe("data/iris.csv");
@@ -256,9 +272,9 @@ describe("writing", () => {
 
   it("replaces nothing when a file cannot be staged, and leaves no temp files", async () => {
     const out = join(dir, "atomic");
-    await writeFilesAtomically(out, [{ name: "keep.txt", content: "old\n" }]);
+    await writeFileSet(out, [{ name: "keep.txt", content: "old\n" }]);
     await expect(
-      writeFilesAtomically(out, [
+      writeFileSet(out, [
         { name: "keep.txt", content: "new\n" },
         // Its temp file would go into a directory that does not exist: staging fails.
         { name: "missing/x.txt", content: "" },
@@ -266,19 +282,20 @@ describe("writing", () => {
     ).rejects.toThrow(/ENOENT/);
     expect(await readdir(out)).toEqual(["keep.txt"]);
     expect(await readFile(join(out, "keep.txt"), "utf8")).toBe("old\n");
+    expect((await readdir(dir)).filter((e) => e.startsWith(".atomic."))).toEqual([]);
   });
 
   it("removes the directories it created when staging fails", async () => {
     const parent = join(dir, "created");
     await expect(
-      writeFilesAtomically(join(parent, "a", "b"), [{ name: "missing/x.txt", content: "" }]),
+      writeFileSet(join(parent, "a", "b"), [{ name: "missing/x.txt", content: "" }]),
     ).rejects.toThrow(/ENOENT/);
     await expect(readdir(parent)).rejects.toMatchObject({ code: "ENOENT" });
   });
 
   it("refuses a target that is a directory before replacing any file", async () => {
     const out = join(dir, "blocked");
-    await writeFilesAtomically(out, [{ name: "report.md", content: "old\n" }]);
+    await writeFileSet(out, [{ name: "report.md", content: "old\n" }]);
     await mkdir(join(out, "model.json"));
     const run = await train({ out });
     await expect(writeTrainingOutputs(run)).rejects.toMatchObject({
@@ -287,5 +304,45 @@ describe("writing", () => {
     });
     expect((await readdir(out)).sort()).toEqual(["model.json", "report.md"]);
     expect(await readFile(join(out, "report.md"), "utf8")).toBe("old\n");
+  });
+
+  it("replaces the directory as a whole: the new set only, its mode kept, nothing left beside it", async () => {
+    const out = join(dir, "whole");
+    await writeFileSet(out, [
+      { name: "a.txt", content: "a1\n" },
+      { name: "b.txt", content: "b1\n" },
+    ]);
+    await chmod(out, 0o750);
+    await writeFileSet(out, [
+      { name: "a.txt", content: "a2\n" },
+      { name: "b.txt", content: "b2\n" },
+    ]);
+    expect((await readdir(out)).sort()).toEqual(["a.txt", "b.txt"]);
+    expect([await readFile(join(out, "a.txt"), "utf8"), await readFile(join(out, "b.txt"), "utf8")]).toEqual(["a2\n", "b2\n"]);
+    expect((await stat(out)).mode & 0o777).toBe(0o750);
+    expect((await readdir(dir)).filter((e) => e.startsWith(".whole."))).toEqual([]);
+  });
+
+  it("finishes a swap that a crash cut between its two renames, and removes what dead runs left", async () => {
+    // A process that has exited: its pid names the leftovers of a dead run.
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+    const parent = join(dir, "crashed");
+    const out = join(parent, "artifacts");
+    const aside = join(parent, `.artifacts.old-${dead}-abcd1234`);
+    const staged = join(parent, `.artifacts.new-${dead}-abcd1234`);
+    const partial = join(parent, `.artifacts.new-${dead}-ffff0000`);
+    for (const [d, content] of [[aside, "old\n"], [staged, "new\n"], [partial, "part"]] as const) {
+      await mkdir(d, { recursive: true });
+      await writeFile(join(d, "model.json"), content);
+    }
+    // A staging directory of a run still going (this process) is left alone.
+    const live = join(parent, `.artifacts.new-${process.pid}-0000aaaa`);
+    await mkdir(live);
+    expect((await recoverFileSet(out)).sort()).toEqual([aside, staged, partial].map((p) => p.slice(parent.length + 1)).sort());
+    expect(await readFile(join(out, "model.json"), "utf8")).toBe("new\n");
+    expect((await readdir(parent)).sort()).toEqual([".artifacts.new-" + process.pid + "-0000aaaa", "artifacts"]);
+    // The next write recovers first too, then writes its set.
+    await writeFileSet(out, [{ name: "model.json", content: "newer\n" }]);
+    expect(await readFile(join(out, "model.json"), "utf8")).toBe("newer\n");
   });
 });

@@ -6,8 +6,8 @@
  * `ipv6:` targets as given). grpc-js by itself would dial port 443 for a
  * host without a port.
  */
-import { DEFAULTS } from "../config.js";
 import { Code, IrisError } from "../errors.js";
+import { DEFAULT_GRPC_PORT } from "../rpc/defaults.js";
 
 /** gRPC target schemes that carry no host:port (grpc-js resolves them as they are). */
 const PORTLESS_SCHEMES = /^(unix|unix-abstract|ipv4|ipv6):/i;
@@ -44,7 +44,7 @@ export function serverAddress(address: string): string {
     port = colon === -1 ? undefined : target.slice(colon + 1);
   }
   if (host === "") throw bad();
-  if (port === undefined) return `${scheme}${host}:${DEFAULTS.port}`;
+  if (port === undefined) return `${scheme}${host}:${DEFAULT_GRPC_PORT}`;
   const number = /^\d{1,5}$/.test(port) ? Number(port) : NaN;
   if (!(number >= 1 && number <= 65_535)) throw bad();
   return `${scheme}${host}:${number}`;

@@ -8,6 +8,11 @@
  * `/v2/health/ready` 503), then both stop accepting connections, requests
  * in flight get the grace period to finish, then whatever is left is cut
  * off.
+ *
+ * Each server has its own metrics (unless `metrics: false`), counted by a
+ * call stage that runs before the caller's stages, served at `GET /metrics`
+ * on the HTTP port; with a ModelReloader it reloads its model while it
+ * serves (polling from start until shutdown).
  */
 import type { ServerCredentials } from "@grpc/grpc-js";
 import type { IrisServiceServer } from "../gen/iris.js";
@@ -16,7 +21,10 @@ import type { CallStage } from "./calls.js";
 import { formatAddress, startGrpcServer, type GrpcServer } from "./grpc/server.js";
 import type { HealthReporter } from "./grpc/health.js";
 import type { HttpServer } from "./http/server.js";
+import { NO_RECORDER } from "./metrics/recorder.js";
+import { ServerMetrics } from "./metrics/server-metrics.js";
 import type { ModelHolder } from "./model-holder.js";
+import type { ModelReloader } from "./model-reloader.js";
 import { Readiness } from "./readiness.js";
 
 export interface IrisServerOptions {
@@ -41,6 +49,10 @@ export interface IrisServerOptions {
   tls?: { credentials: ServerCredentials; pem: { cert: Buffer; key: Buffer } } | undefined;
   /** The per-call stages (see ./calls.ts), run for every call on both ports. */
   stages?: readonly CallStage[];
+  /** Count calls and predictions and serve them at `GET /metrics` (default true). */
+  metrics?: boolean;
+  /** Reloads the model into `holder` (the same holder) while the server runs. */
+  reloader?: ModelReloader | undefined;
   /** Wraps the IrisService handlers (tests). */
   decorateService?: (service: IrisServiceServer) => IrisServiceServer;
 }
@@ -62,6 +74,8 @@ export interface IrisServer {
   readonly health: HealthReporter;
   readonly grpc: GrpcServer;
   readonly http: HttpServer | undefined;
+  /** This server's metrics; undefined with `metrics: false`. */
+  readonly metrics: ServerMetrics | undefined;
   /** Graceful stop; every call returns the same promise. */
   shutdown(graceMs: number): Promise<ShutdownResult>;
   /**
@@ -75,10 +89,14 @@ export interface IrisServer {
 const DEFAULT_MAX_CONNECTION_AGE_GRACE_MS = 10_000;
 
 export async function startIrisServer(options: IrisServerOptions): Promise<IrisServer> {
-  const { host, holder, logger } = options;
+  const { host, holder, logger, reloader } = options;
+  if (reloader !== undefined && reloader.holder !== holder) throw new Error("startIrisServer: the reloader must reload into the server's holder");
   const readiness = new Readiness(holder);
   const serverVersion = options.serverVersion ?? "0.0.0";
-  const stages = options.stages ?? [];
+  const metrics = options.metrics === false ? undefined : new ServerMetrics(holder);
+  // Metrics first: they count the calls a later stage refuses.
+  const stages = [...(metrics ? [metrics.stage] : []), ...(options.stages ?? [])];
+  const recorder = metrics ?? NO_RECORDER;
   const grpc = await startGrpcServer({
     host,
     port: options.port,
@@ -92,6 +110,7 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
     maxConnectionAgeGraceMs: options.maxConnectionAgeGraceMs ?? DEFAULT_MAX_CONNECTION_AGE_GRACE_MS,
     credentials: options.tls?.credentials,
     stages,
+    recorder,
     decorateService: options.decorateService,
   });
   let http: HttpServer | undefined;
@@ -109,7 +128,10 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
         maxBatchRows: options.maxBatchRows,
         maxBodyBytes: options.maxReceiveBytes,
         stages,
+        recorder,
+        metrics,
         tls: options.tls?.pem,
+        grpcPort: grpc.port,
       });
     } catch (err) {
       grpc.forceClose();
@@ -117,9 +139,15 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
     }
   }
 
+  if (reloader !== undefined) {
+    if (metrics !== undefined) reloader.onReload((result) => metrics.reloaded(result));
+    reloader.start();
+  }
+
   let shutdownPromise: Promise<ShutdownResult> | undefined;
   const shutdown = (graceMs: number): Promise<ShutdownResult> => {
     shutdownPromise ??= (async () => {
+      reloader?.stop();
       readiness.drain();
       const forced = await Promise.all([grpc.close(graceMs), http?.close(graceMs) ?? false]);
       return { forced: forced.some(Boolean) };
@@ -142,6 +170,7 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
     health: grpc.health,
     grpc,
     http,
+    metrics,
     shutdown,
     forceShutdown,
   };

@@ -1,17 +1,26 @@
 /**
- * Writing a set of files so that a crash never leaves a half-written one:
- * each file goes to a temporary file in the same directory, is flushed to
- * disk (fsync), and only when every file has been written are they renamed
- * over their targets (rename is atomic within a directory). The directory is
- * then synced so the renames themselves survive a crash.
+ * Writing a set of files as one: readers see the old set or the new one,
+ * never a mix, and a crash at any moment leaves no half-written file.
  *
- * A target that is a directory is refused before anything is written (a
- * rename onto it would fail half-way through the set), and directories this
- * call created are removed again when it fails.
+ *   1. Stage: a new directory beside the target, `.<name>.new-<pid>-<tag>`,
+ *      receives every file, each written and flushed to disk (fsync), then
+ *      the directory itself is synced.
+ *   2. Swap: the target directory (when there is one) is renamed to
+ *      `.<name>.old-<pid>-<tag>`, the new one is renamed to the target, and
+ *      the parent is synced. Renames are atomic within a file system.
+ *   3. The old directory is removed.
+ *
+ * A crash between the two renames of step 2 leaves no target but both
+ * complete sets: the next write recovers first (the new set, which was
+ * complete before the first rename, is moved in), as it removes what runs
+ * that died left behind. The target may hold only files of the set: anything
+ * else in it would be lost with the old directory, so it is refused; and a
+ * file of the set that is a directory there is refused before anything is
+ * written. Directories this call created are removed again when it fails.
  */
 import { randomBytes } from "node:crypto";
-import { lstat, mkdir, open, rename, rm, rmdir, stat } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
+import { lstat, mkdir, open, readdir, rename, rm, rmdir, stat, chmod } from "node:fs/promises";
+import { basename, dirname, join, relative } from "node:path";
 
 export interface OutputFile {
   /** File name inside the output directory. */
@@ -19,23 +28,95 @@ export interface OutputFile {
   content: string;
 }
 
-/** Writes `files` into `dir` (created if missing); returns their paths, in order. */
-export async function writeFilesAtomically(dir: string, files: readonly OutputFile[]): Promise<string[]> {
-  for (const file of files) {
-    const target = join(dir, file.name);
-    const stats = await lstat(target).catch(() => undefined);
-    if (stats?.isDirectory()) {
-      throw Object.assign(new Error(`EISDIR: ${target} is a directory`), { code: "EISDIR", path: target });
-    }
-  }
-  const created = await makeDirectories(dir);
-  const tag = `${process.pid}-${randomBytes(4).toString("hex")}`;
-  const staged: { temp: string; target: string }[] = [];
+/** The hidden siblings a write of `dir` makes: `.<name>.new-<pid>-<tag>` and `.<name>.old-<pid>-<tag>`. */
+function siblingPattern(dir: string): RegExp {
+  const name = basename(dir).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`^\\.${name}\\.(new|old)-(\\d+)-([0-9a-f]+)$`);
+}
+
+function errno(code: string, message: string, path: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: ${message}`), { code, path });
+}
+
+/** Whether the process `pid` still runs (a write of the same directory may be in progress there). */
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
   try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Finishes or removes what writes of `dir` that died left beside it: a swap
+ * cut between its two renames is completed; staging directories and old sets
+ * are removed. Returns the leftovers it found (for tests and messages).
+ */
+export async function recoverFileSet(dir: string): Promise<string[]> {
+  const parent = dirname(dir);
+  const pattern = siblingPattern(dir);
+  const entries = await readdir(parent).catch(() => [] as string[]);
+  const found = entries.flatMap((entry) => {
+    const m = pattern.exec(entry);
+    return m ? [{ entry, kind: m[1] as "new" | "old", pid: Number(m[2]), tag: `${m[2]}-${m[3]}` }] : [];
+  });
+  const dead = found.filter((f) => !alive(f.pid));
+  const exists = await lstat(dir).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) {
+    // A swap cut after `dir` was moved aside: its staged set is complete.
+    const cut = dead.find((f) => f.kind === "old");
+    const staged = cut && dead.find((f) => f.kind === "new" && f.tag === cut.tag);
+    if (staged) await rename(join(parent, staged.entry), dir);
+    else if (cut) await rename(join(parent, cut.entry), dir);
+  }
+  for (const f of dead) await rm(join(parent, f.entry), { recursive: true, force: true });
+  return dead.map((f) => f.entry);
+}
+
+/**
+ * The entries of an existing `dir` that are not files of the set (they
+ * would be lost with it); none when `dir` is absent. The temporary files an
+ * earlier version of the trainer left there when killed
+ * (`.model.json.<pid>-<tag>.tmp`) are its own, not foreign.
+ */
+export async function foreignEntries(dir: string, names: readonly string[]): Promise<string[]> {
+  const entries = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT" || err.code === "ENOTDIR") return [] as string[];
+    throw err;
+  });
+  const ours = (entry: string): boolean => names.includes(entry) || names.some((n) => entry.startsWith(`.${n}.`) && entry.endsWith(".tmp"));
+  return entries.filter((e) => !ours(e)).sort();
+}
+
+/** Writes `files` as the whole content of `dir` (created if missing); returns their paths, in order. */
+export async function writeFileSet(dir: string, files: readonly OutputFile[]): Promise<string[]> {
+  await recoverFileSet(dir);
+  const names = files.map((f) => f.name);
+  const foreign = await foreignEntries(dir, names);
+  if (foreign.length > 0) {
+    throw errno("ENOTEMPTY", `${dir} also holds ${foreign.join(", ")}, which replacing the directory would lose`, dir);
+  }
+  for (const name of names) {
+    const target = join(dir, name);
+    const stats = await lstat(target).catch(() => undefined);
+    if (stats?.isDirectory()) throw errno("EISDIR", `${target} is a directory`, target);
+  }
+  const previous = await stat(dir).catch(() => undefined);
+  const parent = dirname(dir);
+  const created = await makeDirectories(parent);
+  const tag = `${process.pid}-${randomBytes(4).toString("hex")}`;
+  const staging = join(parent, `.${basename(dir)}.new-${tag}`);
+  const aside = join(parent, `.${basename(dir)}.old-${tag}`);
+  try {
+    await mkdir(staging);
+    if (previous !== undefined) await chmod(staging, previous.mode & 0o7777);
     for (const file of files) {
-      const temp = join(dir, `.${file.name}.${tag}.tmp`);
-      staged.push({ temp, target: join(dir, file.name) });
-      const handle = await open(temp, "wx", 0o644);
+      const handle = await open(join(staging, file.name), "wx", 0o644);
       try {
         await handle.writeFile(file.content, "utf8");
         await handle.sync();
@@ -43,14 +124,22 @@ export async function writeFilesAtomically(dir: string, files: readonly OutputFi
         await handle.close();
       }
     }
-    for (const { temp, target } of staged) await rename(temp, target);
+    await syncDirectory(staging);
+    if (previous !== undefined) await rename(dir, aside);
+    try {
+      await rename(staging, dir);
+    } catch (err) {
+      if (previous !== undefined) await rename(aside, dir);
+      throw err;
+    }
   } catch (err) {
-    await Promise.all(staged.map(({ temp }) => rm(temp, { force: true })));
-    if (created !== undefined) await removeEmptyDirectories(dir, created);
+    await rm(staging, { recursive: true, force: true });
+    if (created !== undefined) await removeEmptyDirectories(parent, created);
     throw err;
   }
-  await syncDirectory(dir);
-  return staged.map((s) => s.target);
+  await syncDirectory(parent);
+  await rm(aside, { recursive: true, force: true });
+  return names.map((name) => join(dir, name));
 }
 
 /**

@@ -5,9 +5,9 @@
  */
 import { stat } from "node:fs/promises";
 import { Code, fileProblem, IrisError } from "../errors.js";
-import { writeFilesAtomically, type OutputFile } from "./atomic-write.js";
+import { foreignEntries, writeFileSet, type OutputFile } from "./atomic-write.js";
 
-/** The files a run writes, in the order they are renamed into place (model last). */
+/** The files a run writes: together, the whole content of --out (see ./atomic-write.ts). */
 export const OUTPUT_FILES = ["report.md", "report.html", "metrics.json", "model.json"] as const;
 
 /** Why a file-system call failed, in words (the error's own message otherwise), after the path it names. */
@@ -33,10 +33,19 @@ export async function checkOutputDirectory(out: string): Promise<void> {
     return; // absent: created when writing; anything else (permissions) is reported then
   }
   if (!isDirectory) throw new IrisError(Code.INVALID_ARGUMENT, `--out ${out} is a file, not a directory`);
+  const foreign = await foreignEntries(out, OUTPUT_FILES);
+  if (foreign.length > 0) {
+    throw new IrisError(
+      Code.INVALID_ARGUMENT,
+      `--out ${out} also holds ${foreign.join(", ")}: the trainer replaces the whole directory with its ${OUTPUT_FILES.length} files ` +
+        "(so that they change together), which would lose them; move them, or choose another --out",
+    );
+  }
 }
 
 /**
- * Writes a run's files into `options.out`, atomically; returns their paths.
+ * Writes a run's files into `options.out`, as one set (./atomic-write.ts);
+ * returns their paths.
  * A failure is UNAVAILABLE (CLI exit 1).
  */
 export async function writeTrainingOutputs(run: {
@@ -44,7 +53,7 @@ export async function writeTrainingOutputs(run: {
   files: readonly OutputFile[];
 }): Promise<string[]> {
   try {
-    return await writeFilesAtomically(run.options.out, run.files);
+    return await writeFileSet(run.options.out, run.files);
   } catch (err) {
     throw new IrisError(Code.UNAVAILABLE, `cannot write to ${run.options.out}: ${fileSystemReason(err)}`, {
       cause: err,

@@ -26,7 +26,8 @@ import { fitSoftmax, type FitResult } from "./newton.js";
 import { checkTrainOptions, type TrainOptions } from "./options.js";
 import { checkOutputDirectory, OUTPUT_FILES } from "./output.js";
 import { deriveSeed } from "./prng.js";
-import { plural, renderHtml, renderMarkdown } from "./report/index.js";
+import { plural } from "../report/index.js";
+import { renderHtml, renderMarkdown } from "./report/index.js";
 import { rowsByClass, stratifiedKFold, stratifiedSplit, type Split } from "./split.js";
 import { libraryVersions } from "./versions.js";
 

@@ -9,12 +9,12 @@ import {
   checkTrainOptions,
   createdAtFromEpoch,
   DEFAULT_TRAIN_OPTIONS as D,
-  plural,
   train as runTraining,
   writeTrainingOutputs,
   type TrainingRun,
   type TrainOptions,
 } from "../../training/index.js";
+import { plural } from "../../report/index.js";
 import { ExitCode, numberFlag, parseFlags, type Command } from "../command.js";
 
 export const train: Command = {

@@ -3,7 +3,9 @@
  * (BatchPredict's request and answer in the wire codec's columnar forms) so
  * the compiler checks them against the contract. Each reads the served
  * model once and answers entirely from it (a batch never mixes versions);
- * each only returns an answer or throws, and `unary` does the rest.
+ * each only returns an answer or throws, and `unary` does the rest. Every
+ * prediction says which measurements lie outside the model's training
+ * range, and is reported to the recorder (metrics).
  */
 import type { handleUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { Code, IrisError } from "../../errors.js";
@@ -16,6 +18,7 @@ import {
   type PredictResponse,
 } from "../../gen/iris.js";
 import type { Logger } from "../../logger.js";
+import type { PredictionRecorder } from "../metrics/recorder.js";
 import type { Readiness } from "../readiness.js";
 import { unary } from "./unary.js";
 import { inModelOrder, readFlower } from "../validate.js";
@@ -34,6 +37,8 @@ export interface IrisServiceOptions {
   /** Largest batch accepted by BatchPredict. */
   maxBatchRows: number;
   logger: Logger;
+  /** Hears every prediction (metrics). */
+  recorder: PredictionRecorder;
 }
 
 /** The fully qualified service name, as health checks and reflection know it. */
@@ -70,15 +75,16 @@ export interface IrisHandlers extends UntypedServiceImplementation {
 }
 
 /** A plain array copy of a typed array's first `n` values; a counted loop is ~2x faster than Array.from here. */
-function toArray(values: Float64Array | Int32Array, n = values.length): number[] {
+function toArray(values: Float64Array | Int32Array | Uint32Array, n = values.length): number[] {
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) out[i] = values[i]!;
   return out;
 }
 
 const NONE: readonly number[] = Object.freeze([]);
+const NO_NAMES: readonly string[] = Object.freeze([]);
 
-export function createIrisService({ readiness, maxBatchRows, logger }: IrisServiceOptions): IrisHandlers {
+export function createIrisService({ readiness, maxBatchRows, logger, recorder }: IrisServiceOptions): IrisHandlers {
   // Predict's scratch space, reused by every call: handlers run one at a
   // time and copy out what they answer. Grown when a model with more
   // classes is swapped in.
@@ -92,8 +98,15 @@ export function createIrisService({ readiness, maxBatchRows, logger }: IrisServi
     const k = model.numClasses;
     if (classScratch.length < k) classScratch = new Float64Array(k);
     const classIndex = model.predictInto(row, classScratch);
+    const mask = model.outOfRange(row);
+    recorder.predicted(model, classIndex, mask);
     return {
-      prediction: { species: model.classes[classIndex]!, classIndex, probabilities: toArray(classScratch, k), outOfRangeFeatures: [] },
+      prediction: {
+        species: model.classes[classIndex]!,
+        classIndex,
+        probabilities: toArray(classScratch, k),
+        outOfRangeFeatures: mask === 0 ? [] : model.featuresOf(mask),
+      },
       modelVersion: model.version,
     };
   };
@@ -117,18 +130,22 @@ export function createIrisService({ readiness, maxBatchRows, logger }: IrisServi
       );
     }
     const k = model.numClasses;
-    const { x, classIndices, probabilities, current } = buffers.take(rows, request.omitProbabilities ? 0 : k);
+    const { x, classIndices, probabilities, masks, current } = buffers.take(rows, request.omitProbabilities ? 0 : k);
     const invalid = readBatchRows(request, x);
     if (invalid !== undefined) throw invalid;
-    model.predictBatch(inModelOrder(served, x, rows), rows, classIndices, request.omitProbabilities ? undefined : probabilities);
+    const inOrder = inModelOrder(served, x, rows);
+    model.predictBatch(inOrder, rows, classIndices, request.omitProbabilities ? undefined : probabilities);
+    const flagged = model.outOfRangeBatch(inOrder, rows, masks) > 0;
+    recorder.predictedBatch(model, classIndices, rows, flagged ? masks : undefined);
     return {
       modelVersion: model.version,
       // Built once per served model; the encoder only reads it.
       classes: served.info.classes,
       classIndices,
       probabilities,
-      outOfRangeMasks: NONE,
-      outOfRangeFeatureNames: [],
+      // Both empty (nothing on the wire) unless a row is out of range.
+      outOfRangeMasks: flagged ? masks : NONE,
+      outOfRangeFeatureNames: flagged ? served.featureNames : NO_NAMES,
       current,
     };
   };

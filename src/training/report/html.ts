@@ -4,8 +4,8 @@
  * Deterministic: the same run renders the same bytes.
  */
 import type { ModelArtifact } from "../../model/index.js";
-import { classScoresSvg, confusionMatrixSvg, foldAccuracySvg, INK, mix } from "./charts.js";
-import { escapeHtml, fixed, pct, plural, sci } from "./format.js";
+import { classScoresSvg, confusionMatrixSvg, foldAccuracySvg, INK, mix } from "../../report/charts.js";
+import { escapeHtml, fixed, pct, plural, sci } from "../../report/format.js";
 import type { ReportInput } from "./input.js";
 import { REPORT_STYLE } from "./style.js";
 

@@ -7,10 +7,3 @@
  */
 export { renderMarkdown } from "./markdown.js";
 export { renderHtml } from "./html.js";
-export { plural } from "./format.js";
-export {
-  CHART_STYLE,
-  classScoresSvg,
-  confusionMatrixSvg,
-  foldAccuracySvg,
-} from "./charts.js";

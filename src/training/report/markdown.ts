@@ -2,7 +2,7 @@
  * `report.md`: the evaluation figures as Markdown tables with bar glyphs,
  * for reading on a forge. Deterministic: the same run renders the same bytes.
  */
-import { fixed, pct, plural, sci } from "./format.js";
+import { fixed, pct, plural, sci } from "../../report/format.js";
 import type { ReportInput } from "./input.js";
 
 function escapeMd(s: string): string {

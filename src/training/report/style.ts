@@ -1,5 +1,5 @@
 /** The report page's CSS (the charts' own rules come from ./charts.ts). */
-import { CHART_STYLE, INK, MUTED } from "./charts.js";
+import { CHART_STYLE, INK, MUTED } from "../../report/charts.js";
 
 export const REPORT_STYLE = `body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: ${INK}; margin: 0; background: #f5f7fa; }
 main { max-width: 980px; margin: 0 auto; padding: 28px 20px 48px; }

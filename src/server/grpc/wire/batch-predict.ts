@@ -169,18 +169,28 @@ export class BatchBuffers {
   #x = new Float64Array(0);
   #classIndices = new Int32Array(0);
   #probabilities = new Float64Array(0);
+  #masks = new Uint32Array(0);
   #loan = 0;
 
-  /** Buffers for `rows` rows of 4 measurements and `classes` probabilities each; `current` tells whether they are still this loan's. */
-  take(rows: number, classes: number): { x: Float64Array; classIndices: Int32Array; probabilities: Float64Array; current: () => boolean } {
+  /**
+   * Buffers for `rows` rows of 4 measurements, `classes` probabilities and
+   * an out-of-range mask each; `current` tells whether they are still this
+   * loan's.
+   */
+  take(
+    rows: number,
+    classes: number,
+  ): { x: Float64Array; classIndices: Int32Array; probabilities: Float64Array; masks: Uint32Array; current: () => boolean } {
     if (this.#x.length < rows * 4) this.#x = new Float64Array(rows * 4);
     if (this.#classIndices.length < rows) this.#classIndices = new Int32Array(rows);
     if (this.#probabilities.length < rows * classes) this.#probabilities = new Float64Array(rows * classes);
+    if (this.#masks.length < rows) this.#masks = new Uint32Array(rows);
     const loan = ++this.#loan;
     return {
       x: this.#x.subarray(0, rows * 4),
       classIndices: this.#classIndices.subarray(0, rows),
       probabilities: this.#probabilities.subarray(0, rows * classes),
+      masks: this.#masks.subarray(0, rows),
       current: () => loan === this.#loan,
     };
   }
