@@ -5,8 +5,8 @@
  * (INVALID_ARGUMENT) naming the flag or variable, what it must be and what it
  * was; the result is a fully filled, frozen object.
  */
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Code, IrisError } from "./errors.js";
 import { DEFAULT_GRPC_PORT } from "./rpc/defaults.js";
@@ -64,10 +64,30 @@ export const DEFAULT_MAX_RECEIVE_BYTES = 8 * 1024 * 1024;
 /** The model artifact looked for in the working directory when no path is given. */
 export const DEFAULT_MODEL_PATH = "artifacts/model.json";
 /**
- * The model artifact this package ships: artifacts/model.json at the package
- * root, beside src/ and dist/ (so it is found from either).
+ * This package's root directory, where its package.json is: found by
+ * climbing from this module, so that it holds from src/, from dist/ and
+ * from the bundled CLI (dist/cli/main.js) alike.
  */
-export const PACKAGED_MODEL_PATH = fileURLToPath(new URL("../artifacts/model.json", import.meta.url));
+const PACKAGE_ROOT = ((): string => {
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; dir = dirname(dir)) {
+    const file = join(dir, "package.json");
+    if (existsSync(file) && (JSON.parse(readFileSync(file, "utf8")) as { name?: string }).name === "iris-serve") return dir;
+    if (dirname(dir) === dir) return resolve(start, "..");
+  }
+})();
+
+/** This package's name and version, from its package.json. */
+export function packageVersion(): { name: string; version: string } {
+  const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { name?: string; version?: string };
+  return { name: pkg.name ?? "iris-serve", version: pkg.version ?? "unknown" };
+}
+
+/** The model artifact this package ships: artifacts/model.json at the package root. */
+export const PACKAGED_MODEL_PATH = join(PACKAGE_ROOT, "artifacts", "model.json");
+
+/** The web console's bundled script, as `npm run build` writes it (see scripts/build.mjs). */
+export const CONSOLE_SCRIPT_PATH = join(PACKAGE_ROOT, "dist", "console", "console.js");
 
 /**
  * The model to use when neither --model nor IRIS_MODEL names one:

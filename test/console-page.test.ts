@@ -22,7 +22,7 @@ const servers = useServers();
 
 beforeAll(async () => {
   // The script the page links to: built as npm run build does.
-  await promisify(execFile)(process.execPath, ["src/console/build.mjs"]);
+  await promisify(execFile)(process.execPath, ["scripts/build.mjs", "console"]);
 });
 
 async function start(model?: IrisModel | null): Promise<{ http: HttpClient; swap: (m: IrisModel) => void }> {

@@ -3,10 +3,10 @@
  * kind (OK and failing; iris.v1, the Open Inference Protocol over gRPC and
  * REST, health, `POST /predict`, unknown routes) and the exact counts
  * scraped afterwards, parsed by the Prometheus project's own parser
- * (test/support/metrics.ts). Also: statuses that grpc-js sends itself
- * (a request over the size limit, a message that does not parse), a
- * client's cancel, the model metrics, metrics off, and one set of metrics
- * per server.
+ * (test/support/metrics.ts). Also: a status that grpc-js sends itself (a
+ * request over the size limit), a message that does not parse (refused
+ * before any handler), a client's cancel, the model metrics, metrics off,
+ * and one set of metrics per server.
  */
 import { Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
@@ -238,7 +238,7 @@ describe("GET /metrics", () => {
     }
   });
 
-  it("counts the statuses grpc-js sends itself (too large, malformed) and a client's cancel", async () => {
+  it("counts the status grpc-js sends itself (too large), a malformed message and a client's cancel", async () => {
     const ends = endings();
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -274,7 +274,7 @@ describe("GET /metrics", () => {
         (err) => resolve(err),
       ),
     );
-    expect(malformed?.code).toBe(Code.INTERNAL);
+    expect(malformed?.code).toBe(Code.INVALID_ARGUMENT);
 
     const cancelled = new Promise<ServiceError | null>((resolve) => {
       const c = iris.modelInfo({}, (err) => resolve(err));
@@ -286,7 +286,7 @@ describe("GET /metrics", () => {
 
     const s = await scrape(`http://127.0.0.1:${t.server.httpPort}`);
     expect(grpcSeries(s, "iris.v1.IrisService", "BatchPredict")).toEqual({ started: 1, handled: { RESOURCE_EXHAUSTED: 1 }, observed: 1 });
-    expect(grpcSeries(s, "iris.v1.IrisService", "Predict")).toEqual({ started: 1, handled: { INTERNAL: 1 }, observed: 1 });
+    expect(grpcSeries(s, "iris.v1.IrisService", "Predict")).toEqual({ started: 1, handled: { INVALID_ARGUMENT: 1 }, observed: 1 });
     expect(grpcSeries(s, "iris.v1.IrisService", "ModelInfo")).toEqual({ started: 1, handled: { CANCELLED: 1 }, observed: 1 });
     expect(codeName(Code.RESOURCE_EXHAUSTED)).toBe("RESOURCE_EXHAUSTED");
   });

@@ -321,7 +321,7 @@ describe("logging", () => {
     expect(JSON.stringify(t.logs[0]!.err)).toMatch(/not a number/);
   });
 
-  it("logs a request that cannot be parsed, with its size", async () => {
+  it("answers a request that cannot be parsed with INVALID_ARGUMENT naming the problem, and logs it with its size", async () => {
     const t = await serve();
     const c = client(t.address);
     // Field 1 (flower) as a length-delimited value that claims 100 bytes and carries 2.
@@ -335,8 +335,12 @@ describe("logging", () => {
         (err) => resolve(err),
       ),
     );
-    expect(result?.code).toBe(Code.INTERNAL);
-    expect(t.logs).toMatchObject([{ level: "warn", method: "/iris.v1.IrisService/Predict", bytes: 4, msg: "malformed request message" }]);
+    const problem = "a length-delimited field of 100 bytes with only 2 left at byte 1";
+    expect([result?.code, result?.details]).toEqual([
+      Code.INVALID_ARGUMENT,
+      `malformed request message for /iris.v1.IrisService/Predict: ${problem}`,
+    ]);
+    expect(t.logs).toMatchObject([{ level: "warn", method: "/iris.v1.IrisService/Predict", bytes: 4, problem, msg: "malformed request message" }]);
   });
 });
 

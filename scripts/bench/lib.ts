@@ -194,3 +194,16 @@ export async function machineLine(): Promise<string> {
   const pinning = haveTaskset && cpus().length > 1 ? "servers on CPU 0, h2load on CPU 1 (taskset)" : "no CPU pinning";
   return `Machine: ${cpus()[0]?.model ?? "unknown"} × ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}, Node ${process.version}, ${stdout.trim().split("\n")[0]}; ${pinning}.`;
 }
+
+/** The message a gRPC server answers to one unary call of `path` with the encoded `request` (raw bytes both ways). */
+export async function grpcAnswer(port: number, path: string, request: Uint8Array): Promise<Buffer> {
+  const { Client, credentials } = await import("@grpc/grpc-js");
+  const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure(), { "grpc.max_receive_message_length": -1 });
+  try {
+    return await new Promise<Buffer>((resolve, reject) =>
+      client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(request), (err, res) => (err ? reject(err) : resolve(res!))),
+    );
+  } finally {
+    client.close();
+  }
+}

@@ -3,14 +3,15 @@
  * The `iris` command: train, predict, serve, info, health.
  * Each sub-command lives in ./commands and is listed here once.
  */
+import { packageVersion } from "../config.js";
 import { Code, IrisError } from "../errors.js";
-import { projectVersion } from "../training/index.js";
-import { ExitCode, type Command, type CommandIo } from "./command.js";
+import { ExitCode, type CommandIo } from "./command.js";
 import { commands } from "./commands/index.js";
 
-function topHelp(): string {
-  const width = Math.max(...commands.map((c) => c.name.length));
-  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+async function topHelp(): Promise<string> {
+  const loaded = await Promise.all(commands.map((c) => c.load()));
+  const width = Math.max(...loaded.map((c) => c.name.length));
+  const lines = loaded.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return [
     "Usage: iris <command> [options]",
     "",
@@ -25,18 +26,19 @@ function topHelp(): string {
 export async function main(argv: string[], io: CommandIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    (name === undefined ? io.stderr : io.stdout).write(topHelp());
+    (name === undefined ? io.stderr : io.stdout).write(await topHelp());
     return name === undefined ? ExitCode.USAGE : ExitCode.OK;
   }
   if (name === "--version" || name === "-V") {
-    io.stdout.write(`${projectVersion().version}\n`);
+    io.stdout.write(`${packageVersion().version}\n`);
     return ExitCode.OK;
   }
-  const command: Command | undefined = commands.find((c) => c.name === name);
-  if (!command) {
-    io.stderr.write(`iris: unknown command "${name}"\n\n${topHelp()}`);
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
+    io.stderr.write(`iris: unknown command "${name}"\n\n${await topHelp()}`);
     return ExitCode.USAGE;
   }
+  const command = await entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     io.stdout.write(command.help.endsWith("\n") ? command.help : `${command.help}\n`);
     return ExitCode.OK;

@@ -20,7 +20,7 @@ import type { Logger } from "../logger.js";
 import type { CallStage } from "./calls.js";
 import { formatAddress, startGrpcServer, type GrpcServer } from "./grpc/server.js";
 import type { HealthReporter } from "./grpc/health.js";
-import { startHttpServer, type HttpServer } from "./http/server.js";
+import type { HttpServer } from "./http/server.js";
 import { NO_RECORDER } from "./metrics/recorder.js";
 import { ServerMetrics } from "./metrics/server-metrics.js";
 import type { ModelHolder } from "./model-holder.js";
@@ -116,6 +116,8 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
   let http: HttpServer | undefined;
   if (options.httpPort !== undefined) {
     try {
+      // Loaded only when there is an HTTP port (fastify and its schemas are most of the start-up time).
+      const { startHttpServer } = await import("./http/server.js");
       http = await startHttpServer({
         host,
         port: options.httpPort,

@@ -57,9 +57,21 @@ function collect(flower: Flower | undefined, path: string, violations: Violation
     violations.add(path, "is required");
     return;
   }
-  for (const { key, name } of FLOWER_FIELDS) {
-    const problem = measurementProblem(flower[key]);
-    if (problem !== undefined) violations.add(`${path}.${name}`, problem);
+  collectMeasurements(
+    FLOWER_FIELDS.map(({ key }) => flower[key]),
+    path,
+    violations,
+  );
+}
+
+/**
+ * Records the violations of one flower given as its four measurements in
+ * FLOWER_FIELDS order (undefined: absent), under `path`.
+ */
+export function collectMeasurements(values: readonly (number | undefined)[], path: string, violations: Violations): void {
+  for (let j = 0; j < FLOWER_FIELDS.length; j++) {
+    const problem = measurementProblem(values[j]);
+    if (problem !== undefined) violations.add(`${path}.${FLOWER_FIELDS[j]!.name}`, problem);
   }
 }
 
@@ -110,7 +122,10 @@ export function readFlower(served: ServedModel, flower: Flower | undefined, path
 /**
  * Writes every flower into the row-major matrix `x` (rows × 4) in model
  * column order, or throws INVALID_ARGUMENT listing the bad fields (up to
- * MAX_REPORTED_VIOLATIONS) with their row index.
+ * MAX_REPORTED_VIOLATIONS) with their row index. The server decodes
+ * BatchPredict with the wire codec (grpc/wire/batch-predict.ts), which
+ * checks as it decodes; this is the same check over the generated types,
+ * which the codec's tests hold it to.
  */
 export function readFlowers(served: ServedModel, flowers: readonly Flower[], x: Float64Array): void {
   const [c0, c1, c2, c3] = served.columns;
@@ -137,6 +152,24 @@ export function readFlowers(served: ServedModel, flowers: readonly Flower[], x: 
     }
   }
   violations?.throwIfAny();
+}
+
+/**
+ * Rows of measurements given in FEATURES order (rows × 4, row-major) in the
+ * served model's column order: `x` itself when the orders agree, else a
+ * reordered copy.
+ */
+export function inModelOrder(served: ServedModel, x: Float64Array, rows: number): Float64Array {
+  const [c0, c1, c2, c3] = served.columns;
+  if (c0 === 0 && c1 === 1 && c2 === 2 && c3 === 3) return x;
+  const out = new Float64Array(rows * 4);
+  for (let i = 0; i < rows * 4; i += 4) {
+    out[i + c0] = x[i]!;
+    out[i + c1] = x[i + 1]!;
+    out[i + c2] = x[i + 2]!;
+    out[i + c3] = x[i + 3]!;
+  }
+  return out;
 }
 
 /**

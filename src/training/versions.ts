@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { packageVersion } from "../config.js";
 
 const require = createRequire(import.meta.url);
 
@@ -30,15 +30,9 @@ function dependencyVersion(name: string): string {
   }
 }
 
-/** This project's version, from its package.json (two levels above src/training or dist/training). */
-export function projectVersion(): { name: string; version: string } {
-  const pkg = readPackage(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json"));
-  return { name: pkg.name ?? "iris-serve", version: pkg.version ?? "unknown" };
-}
-
 /** The libraries a training run depends on, with their versions. */
 export function libraryVersions(): Record<string, string> {
-  const project = projectVersion();
+  const project = packageVersion();
   return {
     [project.name]: project.version,
     "ml-matrix": dependencyVersion("ml-matrix"),

@@ -1,9 +1,16 @@
 import type { Command } from "../command.js";
-import { health } from "./health.js";
-import { info } from "./info.js";
-import { predict } from "./predict.js";
-import { serve } from "./serve.js";
-import { train } from "./train.js";
+
+/** One `iris` sub-command, loaded only when it runs (or `iris --help` lists it): `iris serve` loads no trainer. */
+interface CommandEntry {
+  name: string;
+  load(): Promise<Command>;
+}
 
 /** Every `iris` sub-command, in the order `iris --help` lists them. */
-export const commands: Command[] = [train, predict, serve, info, health];
+export const commands: readonly CommandEntry[] = [
+  { name: "train", load: async () => (await import("./train.js")).train },
+  { name: "predict", load: async () => (await import("./predict.js")).predict },
+  { name: "serve", load: async () => (await import("./serve.js")).serve },
+  { name: "info", load: async () => (await import("./info.js")).info },
+  { name: "health", load: async () => (await import("./health.js")).health },
+];

@@ -7,9 +7,8 @@
  * so a stop requested during start-up is honoured, not lost. While it
  * serves, the model is reloaded when its file changes and on SIGHUP.
  */
-import { DEFAULTS, loadConfig, SETTINGS, type ServerConfig } from "../../config.js";
+import { DEFAULTS, loadConfig, packageVersion, SETTINGS, type ServerConfig } from "../../config.js";
 import { createLogger } from "../../logger.js";
-import { createRequire } from "node:module";
 import { resolveModelPath } from "../../model/index.js";
 import { accessLog } from "../../server/access-log.js";
 import { ModelHolder } from "../../server/model-holder.js";
@@ -113,7 +112,7 @@ export const serve: Command = {
         holder,
         logger,
         modelName: config.modelName,
-        serverVersion: packageVersion(),
+        serverVersion: packageVersion().version,
         maxBatchRows: config.maxBatchRows,
         maxReceiveBytes: config.maxReceiveBytes,
         maxConnectionAgeMs: config.maxConnectionAgeMs,
@@ -159,11 +158,6 @@ export const serve: Command = {
     }
   },
 };
-
-/** The package's version, for the Open Inference Protocol's server metadata. */
-function packageVersion(): string {
-  return (createRequire(import.meta.url)("../../../package.json") as { version: string }).version;
-}
 
 function tlsSummary(certPath: string, tls: ServerTls): Record<string, unknown> {
   const { subject, subjectAltName, validTo } = tls.certificate;

@@ -5,15 +5,16 @@
  * the request's metadata arrives, runs the stages' `start` (a throw refuses
  * the call before its message is read), returns the request id in the
  * response metadata (in the trailers when the call ends without headers),
- * notes the rows and model version an answer carries, and runs the stages'
- * `end` exactly once: at the status, or at cancellation.
+ * answers a request message that could not be decoded with INVALID_ARGUMENT
+ * (see ./codec.ts), notes the rows and model version an answer carries, and
+ * runs the stages' `end` exactly once: at the status, or at cancellation.
  *
  * Some statuses are sent by grpc-js itself, past the interceptors: a
- * request over the receive limit (RESOURCE_EXHAUSTED), a message that does
- * not parse (INTERNAL), a deadline that passes (DEADLINE_EXCEEDED). Such a
- * call only looks cancelled from here; its end reports the status grpc-js
- * actually sent, read from the HTTP/2 stream's sent headers or trailers
- * (see sentStatus). Calls of a method the port does not serve
+ * request over the receive limit (RESOURCE_EXHAUSTED), a response that
+ * cannot be serialized (INTERNAL), a deadline that passes
+ * (DEADLINE_EXCEEDED). Such a call only looks cancelled from here; its end
+ * reports the status grpc-js actually sent, read from the HTTP/2 stream's
+ * sent headers or trailers (see sentStatus). Calls of a method the port does not serve
  * (UNIMPLEMENTED) and requests that are not gRPC at all are refused by
  * grpc-js before any interceptor exists: no stage sees them.
  */
@@ -28,6 +29,7 @@ import {
 import { Code } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { REQUEST_ID_KEY, requestIdOf, type Call, type CallMethod, type CallStage } from "../calls.js";
+import { undecodableError } from "./codec.js";
 import { toServiceStatus } from "./status.js";
 
 /** go-grpc-prometheus's grpc_type of a method. */
@@ -73,12 +75,12 @@ function describe(call: Call, message: unknown): void {
   const m = message as {
     modelVersion?: unknown;
     prediction?: unknown;
-    classIndices?: unknown[];
+    classIndices?: ArrayLike<unknown>;
     outputs?: { shape?: number[] }[];
   };
   if (typeof m.modelVersion === "string" && m.modelVersion !== "") call.modelVersion = m.modelVersion;
   if (m.prediction !== undefined) call.rows = 1;
-  else if (Array.isArray(m.classIndices)) call.rows = m.classIndices.length;
+  else if (m.classIndices !== undefined) call.rows = m.classIndices.length;
   else if (Array.isArray(m.outputs) && typeof m.outputs[0]?.shape?.[0] === "number") call.rows = m.outputs[0].shape[0];
 }
 
@@ -89,6 +91,7 @@ export function callInterceptor(stages: readonly CallStage[], logger: Logger): S
     let call: Call | undefined;
     let ended = false;
     let sentMetadata = false;
+    let refused = false;
     const end = (status: number): void => {
       if (ended || call === undefined) return;
       ended = true;
@@ -116,6 +119,17 @@ export function callInterceptor(stages: readonly CallStage[], logger: Logger): S
               return;
             }
             metadataNext(metadata);
+          },
+          onReceiveMessage: (message, messageNext) => {
+            // A request the deserializer could not decode (./codec.ts) is answered here.
+            const error = undecodableError(message, method.path);
+            if (error === undefined) return messageNext(message);
+            refused = true;
+            const { code, details, metadata: trailers } = toServiceStatus(error, logger, method.path);
+            intercepting.sendStatus({ code, details, metadata: trailers ?? new Metadata() });
+          },
+          onReceiveHalfClose: (halfCloseNext) => {
+            if (!refused) halfCloseNext();
           },
           // After a status from grpc-js itself too (see sentStatus).
           onCancel: () => end(sentStatus(next) ?? Code.CANCELLED),

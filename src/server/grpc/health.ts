@@ -1,38 +1,42 @@
 /**
- * grpc.health.v1.Health (Check, Watch, List) through grpc-health-check, for
- * the whole server ("") and for iris.v1.IrisService. Both are NOT_SERVING
- * until a model is loaded and again from the moment shutdown begins.
+ * grpc.health.v1.Health (Check, Watch, List), for the whole server ("") and
+ * for iris.v1.IrisService and inference.GRPCInferenceService. All are
+ * NOT_SERVING until a model is loaded and again from the moment shutdown
+ * begins.
+ *
+ * The service is the generated definition (src/gen/grpc/health/v1/) with
+ * the standard behaviour implemented here, as grpc-health-check implements
+ * it (Check of an unknown service: NOT_FOUND; Watch: the current status at
+ * once, then every change; List: every reported service), but without
+ * loading health.proto with proto-loader at start-up, which took a sixth of
+ * the time from start to serving.
  *
  * Watch streams never end on their own, so a graceful shutdown would wait
  * for them until its grace period ran out; close() ends them right after
  * they have been sent NOT_SERVING. A Watch of a service this server does not
- * report is answered SERVICE_UNKNOWN here (it can never change) instead of
- * by grpc-health-check, which would keep an entry for every distinct name
- * ever asked about for the life of the process.
+ * report is answered SERVICE_UNKNOWN (it can never change); no state is kept
+ * per name asked about, only the open stream until it ends.
  */
-import { HealthImplementation, type ServingStatus } from "grpc-health-check";
+import type { sendUnaryData, Server, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Code } from "../../errors.js";
+import {
+  HealthCheckResponse_ServingStatus as Status,
+  HealthService,
+  type HealthCheckRequest,
+  type HealthCheckResponse,
+  type HealthListResponse,
+} from "../../gen/grpc/health/v1/health.js";
 import { INFERENCE_SERVICE_NAME } from "./inference-service.js";
 import { IRIS_SERVICE_NAME } from "./iris-service.js";
 
 /** The services whose health is reported: the server as a whole and ours. */
-const HEALTH_SERVICES = ["", IRIS_SERVICE_NAME, INFERENCE_SERVICE_NAME] as const;
+const HEALTH_SERVICES: readonly string[] = ["", IRIS_SERVICE_NAME, INFERENCE_SERVICE_NAME];
 
-type Server = Parameters<HealthImplementation["addToServer"]>[0];
-type Implementation = Parameters<Server["addService"]>[1];
-/** What this module uses of a Watch call (a grpc-js ServerWritableStream). */
-interface WatchCall {
-  readonly request: { service: string };
-  write(message: { status: ServingStatus | "SERVICE_UNKNOWN" }): unknown;
-  end(): void;
-  on(event: "cancelled", listener: () => void): unknown;
-}
-type WatchHandler = (call: WatchCall) => void;
+type ServingStatus = "SERVING" | "NOT_SERVING";
 
 export class HealthReporter {
-  readonly #impl = new HealthImplementation(
-    Object.fromEntries(HEALTH_SERVICES.map((s) => [s, "NOT_SERVING" satisfies ServingStatus])),
-  );
-  readonly #watches = new Set<WatchCall>();
+  /** The open Watch streams, and whether each is of a reported service (the others never hear a change). */
+  readonly #watches = new Map<ServerWritableStream<HealthCheckRequest, HealthCheckResponse>, boolean>();
   #closed = false;
   #status: ServingStatus = "NOT_SERVING";
 
@@ -51,33 +55,47 @@ export class HealthReporter {
     if (this.#closed) return;
     this.#set("NOT_SERVING");
     this.#closed = true;
-    for (const call of this.#watches) call.end();
+    for (const call of this.#watches.keys()) call.end();
     this.#watches.clear();
   }
 
-  addToServer(server: Server): void {
-    this.#impl.addToServer({
-      addService: (definition, implementation: Implementation) => {
-        const watch = implementation.watch as unknown as WatchHandler;
-        const trackedWatch: WatchHandler = (call) => {
-          if ((HEALTH_SERVICES as readonly string[]).includes(call.request.service)) watch(call);
-          else call.write({ status: "SERVICE_UNKNOWN" });
-          if (this.#closed) {
-            call.end();
-            return;
-          }
-          this.#watches.add(call);
-          call.on("cancelled", () => this.#watches.delete(call));
-        };
-        server.addService(definition, { ...implementation, watch: trackedWatch as unknown as Implementation[string] });
+  addToServer(server: Pick<Server, "addService">): void {
+    const implementation: UntypedServiceImplementation = {
+      check: (call: ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, callback: sendUnaryData<HealthCheckResponse>) => {
+        const { service } = call.request;
+        if (!HEALTH_SERVICES.includes(service)) {
+          callback({ code: Code.NOT_FOUND, details: `Health status unknown for service ${service}` });
+          return;
+        }
+        callback(null, { status: this.#current() });
       },
-    });
+      watch: (call: ServerWritableStream<HealthCheckRequest, HealthCheckResponse>) => {
+        const known = HEALTH_SERVICES.includes(call.request.service);
+        call.write({ status: known ? this.#current() : Status.SERVICE_UNKNOWN });
+        if (this.#closed) {
+          call.end();
+          return;
+        }
+        this.#watches.set(call, known);
+        call.on("cancelled", () => this.#watches.delete(call));
+      },
+      list: (_call: ServerUnaryCall<unknown, HealthListResponse>, callback: sendUnaryData<HealthListResponse>) => {
+        const status = this.#current();
+        callback(null, { statuses: Object.fromEntries(HEALTH_SERVICES.map((s) => [s, { status }])) });
+      },
+    };
+    server.addService(HealthService, implementation);
+  }
+
+  #current(): Status {
+    return this.#status === "SERVING" ? Status.SERVING : Status.NOT_SERVING;
   }
 
   #set(status: ServingStatus): void {
     // Watchers hear changes only.
     if (status === this.#status) return;
     this.#status = status;
-    for (const service of HEALTH_SERVICES) this.#impl.setStatus(service, status);
+    const message = { status: this.#current() };
+    for (const [call, known] of this.#watches) if (known) call.write(message);
   }
 }

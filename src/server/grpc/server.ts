@@ -14,7 +14,7 @@ import { format } from "node:util";
 import { Server, ServerCredentials, setLogger as setGrpcLogger, type ServerOptions } from "@grpc/grpc-js";
 import { Code, IrisError } from "../../errors.js";
 import { GRPCInferenceServiceService } from "../../gen/inference/open_inference_grpc.js";
-import { IrisServiceService, type IrisServiceServer } from "../../gen/iris.js";
+import type { IrisServiceServer } from "../../gen/iris.js";
 import type { Logger } from "../../logger.js";
 import type { Readiness } from "../readiness.js";
 import type { CallStage } from "../calls.js";
@@ -23,7 +23,7 @@ import { callInterceptor, declareMethods } from "./calls.js";
 import { guardedRegistry } from "./codec.js";
 import { HealthReporter } from "./health.js";
 import { createInferenceService } from "./inference-service.js";
-import { createIrisService } from "./iris-service.js";
+import { createIrisService, irisServiceDefinition, type IrisHandlers } from "./iris-service.js";
 import { addReflection } from "./reflection.js";
 
 export interface GrpcServerOptions {
@@ -115,10 +115,24 @@ function bind(server: Server, address: string, credentials: ServerCredentials): 
   });
 }
 
+/**
+ * The handlers wrapped by `decorateService`, when given. Decorators see the
+ * generated IrisServiceServer type; they pass calls through to the handlers
+ * they wrap (BatchPredict's then carry the wire codec's forms, which a
+ * decorator has no need to look into).
+ */
+function decorate(iris: IrisHandlers, decorateService: GrpcServerOptions["decorateService"]): IrisHandlers {
+  if (decorateService === undefined) return iris;
+  return decorateService(iris as unknown as IrisServiceServer) as unknown as IrisHandlers;
+}
+
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const { host, readiness, logger } = options;
   const grpcOptions: ServerOptions = {
     "grpc.max_receive_message_length": options.maxReceiveBytes,
+    // Channelz (grpc-js's own per-call and per-socket statistics) is not
+    // served here; keeping it costs every call a little bookkeeping.
+    "grpc.enable_channelz": 0,
     interceptors: [callInterceptor(options.stages, logger)],
   };
   if (options.maxConnectionAgeMs > 0) {
@@ -136,10 +150,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     },
   };
   const iris = createIrisService({ readiness, maxBatchRows: options.maxBatchRows, logger, recorder: options.recorder });
-  registry.addService(IrisServiceService, options.decorateService ? options.decorateService(iris) : iris);
+  registry.addService(irisServiceDefinition(), decorate(iris, options.decorateService));
   registry.addService(GRPCInferenceServiceService, createInferenceService({ ...options, readiness, logger }));
   health.addToServer(registry);
-  addReflection(registry);
+  addReflection(registry, logger);
 
   const address = formatAddress(host, options.port);
   let port: number;

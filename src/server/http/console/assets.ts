@@ -7,15 +7,14 @@
  * the current hashes.
  *
  * The script is read from disk once, on the first request for the page
- * (nothing at start-up). Running the compiled server, the bundle sits
- * beside it (dist/console/, two levels up from dist/server/http/console/);
- * running from source (tsx, tests), it is the checkout's dist/console/.
- * When it has not been built, the page is served without it: the model
- * card needs no script.
+ * (nothing at start-up), from the package's dist/console/ whether the
+ * server runs compiled, bundled (the `iris` command) or from source (tsx,
+ * tests). When it has not been built, the page is served without it: the
+ * model card needs no script.
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
+import { CONSOLE_SCRIPT_PATH } from "../../../config.js";
 import { CONSOLE_STYLE } from "./style.js";
 
 /** One asset: its bytes, Content-Type and the hashed path it is served at. */
@@ -39,12 +38,6 @@ export interface ConsoleAssets {
 /** Where the console's assets are served; the console's own JSON lives here too. */
 export const ASSET_PREFIX = "/console/";
 
-const SCRIPT_FILE = "console.js";
-/** The places the bundle may be, first found wins: beside the compiled server, then the checkout's dist/. */
-const SCRIPT_CANDIDATES = [
-  new URL(`../../../console/${SCRIPT_FILE}`, import.meta.url),
-  new URL(`../../../../dist/console/${SCRIPT_FILE}`, import.meta.url),
-];
 
 /** A small iris (three petals), in the page's accent colour. */
 const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><g fill="#4b3f9e"><ellipse cx="16" cy="9" rx="5" ry="8"/><ellipse cx="9" cy="20" rx="5" ry="8" transform="rotate(-60 9 20)"/><ellipse cx="23" cy="20" rx="5" ry="8" transform="rotate(60 23 20)"/></g><circle cx="16" cy="17" r="3" fill="#f2c14e"/></svg>`;
@@ -58,15 +51,18 @@ function asset(name: string, extension: string, type: string, body: Buffer): Ass
   return { path: `${ASSET_PREFIX}${name}-${hash}.${extension}`, type, body, etag: `"${hash}"` };
 }
 
+/**
+ * The bundle, from the package's dist/ (found from the package root, so
+ * the same from src/, from dist/ and from the bundled CLI); undefined when
+ * it was not built.
+ */
 async function readScript(): Promise<Buffer | undefined> {
-  for (const candidate of SCRIPT_CANDIDATES) {
-    try {
-      return await readFile(fileURLToPath(candidate));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
+  try {
+    return await readFile(CONSOLE_SCRIPT_PATH);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    return undefined;
   }
-  return undefined;
 }
 
 /** Reads the assets (the script from disk). */
