@@ -238,19 +238,20 @@ export function statusMessage(err: Pick<ServiceError, "details" | "message">): s
   return (err.details || err.message).replace(/\s*Resolution note:\s*$/, "");
 }
 
-/** A grpc-js error as an IrisError, with the BadRequest violations the server sent. */
+/** A grpc-js error as an IrisError, with the BadRequest violations and the RetryInfo delay the server sent. */
 export function fromServiceError(err: ServiceError): IrisError {
   let violations: FieldViolation[] = [];
+  let retryAfterMs: number | undefined;
   const details = err.metadata?.get(STATUS_DETAILS_KEY)[0];
   if (details instanceof Uint8Array) {
     try {
-      violations = decodeRpcStatus(details).violations;
+      ({ violations, retryAfterMs } = decodeRpcStatus(details));
     } catch {
       // Malformed details: the code and message still stand.
     }
   }
   const code = (Number.isInteger(err.code) && err.code >= 0 && err.code <= 16 ? err.code : Code.UNKNOWN) as Code;
-  return new IrisError(code, statusMessage(err), { cause: err, violations });
+  return new IrisError(code, statusMessage(err), { cause: err, violations, retryAfterMs });
 }
 
 function toFlower(m: FlowerMeasurements, path: string): Flower {

@@ -8,15 +8,23 @@
  * `/v2/health/ready` 503), then both stop accepting connections, requests
  * in flight get the grace period to finish, then whatever is left is cut
  * off.
+ *
+ * Both ports share the process-wide limits (./limits.ts): the calls in
+ * progress (LoadShedder, a stage after the caller's) and the request bytes
+ * in progress (InflightBytes), and authentication when it is on
+ * (./auth.ts, a stage before the shedder: an unauthenticated call never
+ * takes a place).
  */
 import type { ServerCredentials } from "@grpc/grpc-js";
+import { DEFAULTS } from "../config.js";
 import type { IrisServiceServer } from "../gen/iris.js";
 import type { Logger } from "../logger.js";
 import type { CallStage } from "./calls.js";
-import { formatAddress, startGrpcServer, type GrpcServer } from "./grpc/server.js";
+import { formatAddress, startGrpcServer, type GrpcLimits, type GrpcServer } from "./grpc/server.js";
 import type { HealthReporter } from "./grpc/health.js";
 import { startHttpServer, type HttpServer } from "./http/server.js";
 import type { ModelHolder } from "./model-holder.js";
+import { InflightBytes, LoadShedder } from "./limits.js";
 import { Readiness } from "./readiness.js";
 
 export interface IrisServerOptions {
@@ -41,8 +49,37 @@ export interface IrisServerOptions {
   tls?: { credentials: ServerCredentials; pem: { cert: Buffer; key: Buffer } } | undefined;
   /** The per-call stages (see ./calls.ts), run for every call on both ports. */
   stages?: readonly CallStage[];
+  /** The limits of both ports; each one left out is the configuration's default (../config.ts). */
+  limits?: Partial<ServerLimits>;
+  /** Refuses calls without credentials (./auth.ts), after `stages` and before the load shedder. */
+  auth?: CallStage | undefined;
   /** Wraps the IrisService handlers (tests). */
   decorateService?: (service: IrisServiceServer) => IrisServiceServer;
+}
+
+/** Every limit of the server (see ../config.ts for each). */
+export interface ServerLimits extends GrpcLimits {
+  maxConcurrentCalls: number;
+  maxInflightBytes: number;
+  httpKeepAliveTimeoutMs: number;
+}
+
+/** The configuration's defaults of every limit. */
+function limitsOf(given: Partial<ServerLimits> = {}): ServerLimits {
+  const d = DEFAULTS;
+  return {
+    maxConnections: given.maxConnections ?? d.maxConnections,
+    maxConcurrentStreams: given.maxConcurrentStreams ?? d.maxConcurrentStreams,
+    maxUnreadBytesPerConnection: given.maxUnreadBytesPerConnection ?? d.maxUnreadBytesPerConnection,
+    maxUnreadBytes: given.maxUnreadBytes ?? d.maxUnreadBytes,
+    requestTimeoutMs: given.requestTimeoutMs ?? d.requestTimeoutMs,
+    idleTimeoutMs: given.idleTimeoutMs ?? d.idleTimeoutMs,
+    keepaliveTimeMs: given.keepaliveTimeMs ?? d.keepaliveTimeMs,
+    keepaliveTimeoutMs: given.keepaliveTimeoutMs ?? d.keepaliveTimeoutMs,
+    maxConcurrentCalls: given.maxConcurrentCalls ?? d.maxConcurrentCalls,
+    maxInflightBytes: given.maxInflightBytes ?? d.maxInflightBytes,
+    httpKeepAliveTimeoutMs: given.httpKeepAliveTimeoutMs ?? d.httpKeepAliveTimeoutMs,
+  };
 }
 
 export interface ShutdownResult {
@@ -62,6 +99,10 @@ export interface IrisServer {
   readonly health: HealthReporter;
   readonly grpc: GrpcServer;
   readonly http: HttpServer | undefined;
+  /** The limits in force, the calls in progress and the request bytes in progress. */
+  readonly limits: ServerLimits;
+  readonly shedder: LoadShedder;
+  readonly inflight: InflightBytes;
   /** Graceful stop; every call returns the same promise. */
   shutdown(graceMs: number): Promise<ShutdownResult>;
   /**
@@ -78,7 +119,10 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
   const { host, holder, logger } = options;
   const readiness = new Readiness(holder);
   const serverVersion = options.serverVersion ?? "0.0.0";
-  const stages = options.stages ?? [];
+  const limits = limitsOf(options.limits);
+  const inflight = new InflightBytes(limits.maxInflightBytes);
+  const shedder = new LoadShedder(limits.maxConcurrentCalls, inflight);
+  const stages = [...(options.stages ?? []), ...(options.auth ? [options.auth] : []), shedder];
   const grpc = await startGrpcServer({
     host,
     port: options.port,
@@ -91,6 +135,8 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
     maxConnectionAgeMs: options.maxConnectionAgeMs ?? 0,
     maxConnectionAgeGraceMs: options.maxConnectionAgeGraceMs ?? DEFAULT_MAX_CONNECTION_AGE_GRACE_MS,
     credentials: options.tls?.credentials,
+    limits,
+    inflight,
     stages,
     decorateService: options.decorateService,
   });
@@ -106,6 +152,8 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
         serverVersion,
         maxBatchRows: options.maxBatchRows,
         maxBodyBytes: options.maxReceiveBytes,
+        limits,
+        inflight,
         stages,
         tls: options.tls?.pem,
       });
@@ -140,6 +188,9 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
     health: grpc.health,
     grpc,
     http,
+    limits,
+    shedder,
+    inflight,
     shutdown,
     forceShutdown,
   };

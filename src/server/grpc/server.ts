@@ -8,7 +8,12 @@
  * close() is the graceful stop: health is already NOT_SERVING (the caller
  * drained readiness), the listener closes and connections get GOAWAY so no
  * new call is accepted, calls in flight may finish within the grace period,
- * then whatever is left is cut off.
+ * then whatever is left is cut off and every socket still open destroyed.
+ *
+ * The port's connections are accepted by ./connections.ts (connection
+ * limit, unread answers, lingering sockets) and each call passes through
+ * ./flow.ts (request bytes and time, answer bytes) before the per-call
+ * stages; HTTP/2 itself is bounded by the options of grpcLimitOptions.
  */
 import { format } from "node:util";
 import { Server, ServerCredentials, setLogger as setGrpcLogger, type ServerOptions } from "@grpc/grpc-js";
@@ -18,7 +23,10 @@ import { IrisServiceService, type IrisServiceServer } from "../../gen/iris.js";
 import type { Logger } from "../../logger.js";
 import type { Readiness } from "../readiness.js";
 import type { CallStage } from "../calls.js";
+import type { InflightBytes } from "../limits.js";
 import { callInterceptor } from "./calls.js";
+import { GrpcConnections } from "./connections.js";
+import { flowInterceptor } from "./flow.js";
 import { guardedRegistry } from "./codec.js";
 import { HealthReporter } from "./health.js";
 import { createInferenceService } from "./inference-service.js";
@@ -51,6 +59,10 @@ export interface GrpcServerOptions {
   maxConnectionAgeGraceMs: number;
   /** Transport security; plaintext (insecure) when absent. */
   credentials: ServerCredentials | undefined;
+  /** Connection and call limits (see GrpcLimits). */
+  limits: GrpcLimits;
+  /** Request bytes in progress, process-wide (shared with the HTTP port). */
+  inflight: InflightBytes;
   /** The per-call stages (see ../calls.ts), run for every call on the port. */
   stages: readonly CallStage[];
   /**
@@ -60,11 +72,50 @@ export interface GrpcServerOptions {
   decorateService?: ((service: IrisServiceServer) => IrisServiceServer) | undefined;
 }
 
+/** What bounds the gRPC port's connections and calls (see ../../config.ts for each). */
+export interface GrpcLimits {
+  maxConnections: number;
+  maxConcurrentStreams: number;
+  maxUnreadBytesPerConnection: number;
+  maxUnreadBytes: number;
+  requestTimeoutMs: number;
+  /** 0: never. */
+  idleTimeoutMs: number;
+  /** 0: no pings. */
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
+}
+
+/**
+ * nghttp2's own memory per connection (HPACK tables, frames, buffers), in
+ * MB: node:http2 refuses new streams of a connection over it
+ * (ENHANCE_YOUR_CALM, which clients report as RESOURCE_EXHAUSTED). grpc-js
+ * turns the check off unless told; this is room enough for the largest
+ * answers, far below what the process can hold.
+ */
+export const SESSION_MEMORY_MB = 64;
+
+/** The grpc-js server options that bound HTTP/2 connections. */
+export function grpcLimitOptions(limits: GrpcLimits): ServerOptions {
+  const options: ServerOptions = {
+    "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
+    "grpc-node.max_session_memory": SESSION_MEMORY_MB,
+  };
+  if (limits.idleTimeoutMs > 0) options["grpc.max_connection_idle_ms"] = limits.idleTimeoutMs;
+  if (limits.keepaliveTimeMs > 0) {
+    options["grpc.keepalive_time_ms"] = limits.keepaliveTimeMs;
+    options["grpc.keepalive_timeout_ms"] = limits.keepaliveTimeoutMs;
+  }
+  return options;
+}
+
 export interface GrpcServer {
   /** The bound port (the real one when 0 was asked for). */
   readonly port: number;
   readonly health: HealthReporter;
   readonly server: Server;
+  /** The port's open connections. */
+  readonly connections: GrpcConnections;
   /**
    * Graceful stop within `graceMs`; resolves `true` when calls still
    * running had to be cut off. Every call returns the same promise.
@@ -106,23 +157,31 @@ export function listenError(address: string, err: unknown): IrisError {
   return new IrisError(Code.UNAVAILABLE, `cannot listen on ${address}: ${why}`, { cause: err });
 }
 
-function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
-  });
-}
-
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const { host, readiness, logger } = options;
   const grpcOptions: ServerOptions = {
+    ...grpcLimitOptions(options.limits),
     "grpc.max_receive_message_length": options.maxReceiveBytes,
-    interceptors: [callInterceptor(options.stages, logger)],
+    // Filled below, once the connections exist.
+    interceptors: [],
   };
   if (options.maxConnectionAgeMs > 0) {
     grpcOptions["grpc.max_connection_age_ms"] = options.maxConnectionAgeMs;
     grpcOptions["grpc.max_connection_age_grace_ms"] = options.maxConnectionAgeGraceMs;
   }
   const server = new Server(grpcOptions);
+  const connections = new GrpcConnections(server, options.credentials ?? ServerCredentials.createInsecure(), options.limits, logger);
+  // The flow interceptor first: grpc-js makes the first the innermost, next to the HTTP/2 stream.
+  grpcOptions.interceptors!.push(
+    flowInterceptor({
+      inflight: options.inflight,
+      connections,
+      maxReceiveBytes: options.maxReceiveBytes,
+      requestTimeoutMs: options.limits.requestTimeoutMs,
+      logger,
+    }),
+    callInterceptor([...options.stages, connections.stage], logger),
+  );
   const health = new HealthReporter();
   const registry = guardedRegistry(server, logger);
   const iris = createIrisService({ readiness, maxBatchRows: options.maxBatchRows, logger });
@@ -134,9 +193,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const address = formatAddress(host, options.port);
   let port: number;
   try {
-    port = await bind(server, address, options.credentials ?? ServerCredentials.createInsecure());
+    port = await connections.listen(host, options.port);
   } catch (err) {
     server.forceShutdown();
+    connections.dispose();
     throw listenError(address, err);
   }
 
@@ -157,10 +217,14 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         done = true;
         clearTimeout(timer);
         if (forced) server.forceShutdown();
+        // Sockets whose client does not read would otherwise keep the process alive.
+        connections.destroyAll();
+        connections.dispose();
         resolve(forced);
       };
       const timer = setTimeout(() => finish(true), graceMs);
       cutOff = () => finish(true);
+      connections.stopListening();
       // Called once every connection has closed, including after forceShutdown.
       server.tryShutdown(() => finish(false));
     });
@@ -171,5 +235,5 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     cutOff?.();
   };
 
-  return { port, health, server, close, forceClose };
+  return { port, health, server, connections, close, forceClose };
 }

@@ -30,9 +30,11 @@ import type { Readiness } from "../readiness.js";
 import { formatAddress, listenError } from "../grpc/server.js";
 import { INFERENCE_HEADER, splitBody } from "./binary.js";
 import type { CallStage } from "../calls.js";
+import type { InflightBytes } from "../limits.js";
 import { registerCalls } from "./calls.js";
 import { emptyBody, errorHandler } from "./errors.js";
 import { ANSWERED_WHILE_DRAINING, BINARY_ROUTES, inferenceRoutes } from "./inference-routes.js";
+import { fastifyLimitOptions, nodeServerOptions, registerLimits, type HttpLimits } from "./limits.js";
 import { predictRoute } from "./predict-route.js";
 import { ErrorBody } from "./schemas.js";
 
@@ -57,6 +59,10 @@ export interface HttpServerOptions {
   maxBatchRows: number;
   /** Largest request body, in bytes; larger ones get 413. */
   maxBodyBytes: number;
+  /** Connection, header and time limits (./limits.ts). */
+  limits: HttpLimits;
+  /** Request bytes in progress, process-wide (shared with the gRPC port). */
+  inflight: InflightBytes;
   /** The per-call stages (see ../calls.ts), run for every request on the port. */
   stages: readonly CallStage[];
   /** HTTPS with this PEM certificate chain and key; plain HTTP when absent. */
@@ -110,6 +116,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const fastify = Fastify({
     logger: false,
     bodyLimit: maxBodyBytes,
+    ...fastifyLimitOptions(options.limits),
+    http: nodeServerOptions(options.limits),
     // Requests arriving while the server stops are answered by the
     // onRequest hook below, in this port's own forms (fastify's would be
     // {"error": "Service Unavailable", "statusCode": 503, ...}, even for
@@ -120,12 +128,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       // silently removed fields; report every problem, with its value.
       customOptions: { coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: true, verbose: true },
     },
-    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+    ...(options.tls ? { https: { ...nodeServerOptions(options.limits), cert: options.tls.cert, key: options.tls.key } } : {}),
   });
   const app: HttpApp = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler(errorHandler(logger, maxBodyBytes));
   registerCalls(app, options.stages);
+  // After registerCalls: a request refused by a limit is still a call the stages see end.
+  registerLimits(app, options.limits, options.inflight);
   // From the moment the server starts stopping, every answer closes its
   // connection, so that clients reconnect (to another instance: this one no
   // longer listens) instead of sending more on a kept-alive one, and a
