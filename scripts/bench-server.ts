@@ -1,14 +1,16 @@
 /**
  * Server benchmark (`npm run bench:server`, which builds dist/ first).
  *
- * Runs the compiled server (`node dist/cli/main.js serve`) and, as the
- * ceiling, a bare grpc-js server whose handlers do nothing
- * (scripts/bench-noop-server.ts), each as its own process on 127.0.0.1:0.
+ * Runs the compiled server (`node dist/cli/main.js serve`), the same with
+ * `--metrics off`, and, as the ceiling, a bare grpc-js server whose
+ * handlers do nothing (scripts/bench-noop-server.ts), each as its own
+ * process on 127.0.0.1:0.
  * The load comes from h2load (apt-get install nghttp2-client), a separate
  * process speaking gRPC over HTTP/2. Measures:
  *   - Predict requests/s and p50/p99 latency at several concurrency levels,
- *     iris and no-op in back-to-back pairs (median of the pairs), plus the
- *     server CPU time per call from /proc;
+ *     iris, iris without metrics and no-op back to back (medians of the
+ *     rounds), plus the server CPU time per call from /proc: what the server
+ *     costs over bare grpc-js, and what counting metrics costs;
  *   - BatchPredict rows/s with 1 000- and 10 000-row batches.
  * With taskset available, the servers run on CPU 0 and h2load on CPU 1.
  *
@@ -16,7 +18,7 @@
  *
  *   npm run bench:server [-- --quick] [-- --json results.json]
  *
- * --quick runs one pair/round of a fifth of the requests (a smoke run; noisy).
+ * --quick runs one round of a fifth of the requests (a smoke run; noisy).
  *
  * The model is IRIS_MODEL, else artifacts/model.json; when neither exists, a
  * model is trained into a temporary directory first.
@@ -51,7 +53,7 @@ const { values: flags } = parseArgs({
   options: { quick: { type: "boolean", default: false }, json: { type: "string" } },
 });
 const scale = flags.quick ? 0.2 : 1;
-/** Predict: alternating iris/no-op pairs per level; BatchPredict: rounds. */
+/** Predict: rounds of iris, iris without metrics and no-op per level, in rotating order; BatchPredict: rounds. */
 const PAIRS = flags.quick ? 1 : 7;
 const ROUNDS = flags.quick ? 1 : 3;
 
@@ -100,14 +102,18 @@ function flowersOf(rows: number[][]): Flower[] {
 
 /** The framed answer the real server must send for `flowers`. */
 function expectedBatchBytes(model: IrisModel, flowers: Flower[]): number {
-  const predictions = flowers.map((f) => model.predict([f.sepalLength!, f.sepalWidth!, f.petalLength!, f.petalWidth!]));
+  const rows = flowers.map((f) => [f.sepalLength!, f.sepalWidth!, f.petalLength!, f.petalWidth!]);
+  const predictions = rows.map((r) => model.predict(r));
+  // The rows outside the model's training range (its training split's) are flagged.
+  const masks = rows.map((r) => model.outOfRange(r));
+  const flagged = masks.some((m) => m !== 0);
   const response: BatchPredictResponse = {
     modelVersion: model.version,
     classes: [...model.classes],
     classIndices: predictions.map((p) => p.classIndex),
     probabilities: predictions.flatMap((p) => p.probabilities),
-          outOfRangeMasks: [],
-          outOfRangeFeatureNames: [],
+    outOfRangeMasks: flagged ? masks : [],
+    outOfRangeFeatureNames: flagged ? [...model.featureNames] : [],
   };
   return 5 + BatchPredictResponse.encode(response).finish().length;
 }
@@ -124,45 +130,69 @@ async function main(): Promise<void> {
     const [one] = flowersOf(await irisRows(1));
     const predictBody = join(scratch, "predict.bin");
     await writeFile(predictBody, frame(PredictRequest.encode({ flower: one }).finish()));
-    const p = model.predict([one!.sepalLength!, one!.sepalWidth!, one!.petalLength!, one!.petalWidth!]);
+    const oneRow = [one!.sepalLength!, one!.sepalWidth!, one!.petalLength!, one!.petalWidth!];
+    const p = model.predict(oneRow);
     const predictAnswer =
       5 +
       PredictResponse.encode({
-        prediction: { species: p.label, classIndex: p.classIndex, probabilities: p.probabilities, outOfRangeFeatures: [] },
+        prediction: {
+          species: p.label,
+          classIndex: p.classIndex,
+          probabilities: p.probabilities,
+          outOfRangeFeatures: model.featuresOf(model.outOfRange(oneRow)),
+        },
         modelVersion: model.version,
       }).finish().length;
     const noopAnswer = 5 + PredictResponse.encode(PredictResponse.fromPartial({})).finish().length;
 
-    const iris = await startServer("iris", [
-      process.execPath, "dist/cli/main.js", "serve", "--host", "127.0.0.1", "--port", "0", "--http-port", "off", "--model", path, "--log-level", "info",
-    ]);
+    const serve = (metrics: "on" | "off") => [
+      process.execPath, "dist/cli/main.js", "serve", "--host", "127.0.0.1", "--port", "0", "--http-port", "off", "--model", path,
+      "--log-level", "info", "--metrics", metrics, "--model-poll-interval", "off",
+    ];
+    const iris = await startServer("iris", serve("on"));
     servers.push(iris);
+    const bare = await startServer("iris, metrics off", serve("off"));
+    servers.push(bare);
     const noop = await startServer("no-op", [process.execPath, "--import", "tsx", "scripts/bench-noop-server.ts"]);
     servers.push(noop);
 
-    // Warm both up (JIT, connection setup paths).
-    for (const [s, answer] of [[iris, predictAnswer], [noop, noopAnswer]] as const) {
+    // Warm them up (JIT, connection setup paths).
+    for (const [s, answer] of [[iris, predictAnswer], [bare, predictAnswer], [noop, noopAnswer]] as const) {
       await load(s, "Predict", predictBody, Math.round(10_000 * scale), 4, 4, answer);
     }
 
     const predictRows: string[] = [];
+    const metricsRows: string[] = [];
     const predictJson: unknown[] = [];
     let worstRatio = Infinity;
+    let worstMetricsRatio = Infinity;
+    const ORDERS = [
+      ["noop", "iris", "bare"],
+      ["iris", "bare", "noop"],
+      ["bare", "noop", "iris"],
+    ] as const;
     for (const { clients, streams } of PREDICT_LEVELS) {
-      // Back-to-back pairs, in alternating order, so that other load on the
-      // machine hits both servers alike; the ratio is the median of the
-      // pairs' ratios.
-      const runs: { iris: LoadResult[]; noop: LoadResult[]; ratios: number[] } = { iris: [], noop: [], ratios: [] };
+      // Back-to-back rounds, in rotating order, so that other load on the
+      // machine hits the servers alike; each ratio is the median of the
+      // rounds' ratios.
+      const runs: { iris: LoadResult[]; bare: LoadResult[]; noop: LoadResult[]; ratios: number[]; metricsRatios: number[] } = {
+        iris: [],
+        bare: [],
+        noop: [],
+        ratios: [],
+        metricsRatios: [],
+      };
       for (let pair = 0; pair < PAIRS; pair++) {
-        const order = pair % 2 === 0 ? (["noop", "iris"] as const) : (["iris", "noop"] as const);
-        const result: Partial<Record<"iris" | "noop", LoadResult>> = {};
-        for (const which of order) {
-          const [s, answer] = which === "iris" ? [iris, predictAnswer] : [noop, noopAnswer];
+        const result: Partial<Record<"iris" | "bare" | "noop", LoadResult>> = {};
+        for (const which of ORDERS[pair % ORDERS.length]!) {
+          const [s, answer] = which === "iris" ? [iris, predictAnswer] : which === "bare" ? [bare, predictAnswer] : [noop, noopAnswer];
           result[which] = await load(s, "Predict", predictBody, PREDICT_REQUESTS, clients, streams, answer);
         }
         runs.iris.push(result.iris!);
+        runs.bare.push(result.bare!);
         runs.noop.push(result.noop!);
         runs.ratios.push(result.iris!.reqPerSec / result.noop!.reqPerSec);
+        runs.metricsRatios.push(result.iris!.reqPerSec / result.bare!.reqPerSec);
       }
       const summary = (rs: LoadResult[]) => ({
         reqPerSec: median(rs.map((r) => r.reqPerSec)),
@@ -171,15 +201,23 @@ async function main(): Promise<void> {
         cpuUs: median(rs.map((r) => r.cpuUsPerRequest)),
       });
       const i = summary(runs.iris);
+      const b = summary(runs.bare);
       const n = summary(runs.noop);
       const ratio = median(runs.ratios);
+      const metricsRatio = median(runs.metricsRatios);
       worstRatio = Math.min(worstRatio, ratio);
+      worstMetricsRatio = Math.min(worstMetricsRatio, metricsRatio);
       const inFlight = clients * streams;
       predictRows.push(
         `| ${inFlight} (${clients}×${streams}) | ${Math.round(i.reqPerSec)} | ${i.p50Ms.toFixed(2)} | ${i.p99Ms.toFixed(2)} | ${i.cpuUs.toFixed(1)} | ${Math.round(n.reqPerSec)} | ${n.p50Ms.toFixed(2)} | ${n.p99Ms.toFixed(2)} | ${n.cpuUs.toFixed(1)} | ${(ratio * 100).toFixed(1)} % |`,
       );
-      predictJson.push({ clients, streams, iris: runs.iris, noop: runs.noop, ratios: runs.ratios, ratio });
-      process.stderr.write(`bench: Predict at ${inFlight} in flight: ${Math.round(i.reqPerSec)} req/s (${(ratio * 100).toFixed(1)} % of no-op)\n`);
+      metricsRows.push(
+        `| ${inFlight} (${clients}×${streams}) | ${Math.round(i.reqPerSec)} | ${i.p99Ms.toFixed(2)} | ${i.cpuUs.toFixed(1)} | ${Math.round(b.reqPerSec)} | ${b.p99Ms.toFixed(2)} | ${b.cpuUs.toFixed(1)} | ${metricsRatio.toFixed(3)}× |`,
+      );
+      predictJson.push({ clients, streams, iris: runs.iris, metricsOff: runs.bare, noop: runs.noop, ratios: runs.ratios, ratio, metricsRatios: runs.metricsRatios, metricsRatio });
+      process.stderr.write(
+        `bench: Predict at ${inFlight} in flight: ${Math.round(i.reqPerSec)} req/s (${(ratio * 100).toFixed(1)} % of no-op; ${metricsRatio.toFixed(3)}× of metrics off)\n`,
+      );
     }
 
     const batchRows: string[] = [];
@@ -209,13 +247,19 @@ async function main(): Promise<void> {
     const machine = await machineLine();
     const report = [
       machine,
-      `Predict: medians of ${PAIRS} back-to-back iris/no-op pairs of ${PREDICT_REQUESTS} calls; BatchPredict: medians of ${ROUNDS} rounds.`,
+      `Predict: medians of ${PAIRS} back-to-back rounds of ${PREDICT_REQUESTS} calls to each server; BatchPredict: medians of ${ROUNDS} rounds.`,
       "",
       "Predict (one flower per call):",
       "",
       "| in flight (conns×streams) | iris req/s | p50 ms | p99 ms | CPU µs/call | no-op req/s | p50 ms | p99 ms | CPU µs/call | iris / no-op (req/s) |",
       "|---|---|---|---|---|---|---|---|---|---|",
       ...predictRows,
+      "",
+      "Predict with metrics (the default) and with --metrics off:",
+      "",
+      "| in flight (conns×streams) | metrics on req/s | p99 ms | CPU µs/call | metrics off req/s | p99 ms | CPU µs/call | on / off (req/s) |",
+      "|---|---|---|---|---|---|---|---|",
+      ...metricsRows,
       "",
       "BatchPredict (with probabilities):",
       "",
@@ -224,6 +268,7 @@ async function main(): Promise<void> {
       ...batchRows,
       "",
       `Targets: Predict >= 85 % of no-op at every level: ${worstRatio >= 0.85 ? "met" : "NOT met"} (worst ${(worstRatio * 100).toFixed(1)} %); ` +
+        `Predict with metrics >= 0.95× without: ${worstMetricsRatio >= 0.95 ? "met" : "NOT met"} (worst ${worstMetricsRatio.toFixed(3)}×); ` +
         `BatchPredict 10k-row >= 1.5 M rows/s: ${rowsPerSec10k >= 1.5e6 ? "met" : "NOT met"} (${(rowsPerSec10k / 1e6).toFixed(2)} M).`,
       "",
     ].join("\n");

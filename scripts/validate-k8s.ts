@@ -4,7 +4,9 @@
  *   node --import tsx scripts/validate-k8s.ts [FILE|DIR ...]     (default: deploy/k8s)
  *
  * Two checks per object, both generated from the Kubernetes OpenAPI spec and
- * shipped in the kubernetes-models package (no cluster, no network):
+ * shipped in the kubernetes-models package (no cluster, no network; the
+ * kinds of prometheus-operator, monitoring.coreos.com, from its CRDs in
+ * @kubernetes-models/prometheus-operator):
  *  - its JSON schema validator: types, required fields, enums, formats
  *    (int32, quantities, ...), as the API server's schema validation does;
  *  - its TypeScript types, with the object as a literal: every field must be
@@ -116,13 +118,18 @@ export function checkKustomization(parsed: ParsedDoc, problems: ManifestProblem[
 
 type ModelClass = new (data: unknown) => { validate(): void };
 
+/** The package of the models of an apiVersion: Kubernetes', or prometheus-operator's. */
+function modelsPackage(apiVersion: string): string {
+  return apiVersion.startsWith("monitoring.coreos.com/") ? "@kubernetes-models/prometheus-operator" : "kubernetes-models";
+}
+
 /** The kubernetes-models class for apiVersion + kind, or undefined when the API has no such kind. */
 async function modelClass(apiVersion: string, kind: string): Promise<ModelClass | undefined> {
   if (!/^([a-z0-9.-]+\/)?v\d+((alpha|beta)\d+)?$/.test(apiVersion) || !/^[A-Z][A-Za-z0-9]*$/.test(kind)) {
     return undefined;
   }
   try {
-    const mod = (await import(`kubernetes-models/${apiVersion}`)) as Record<string, unknown>;
+    const mod = (await import(`${modelsPackage(apiVersion)}/${apiVersion}`)) as Record<string, unknown>;
     return typeof mod[kind] === "function" ? (mod[kind] as ModelClass) : undefined;
   } catch {
     return undefined;
@@ -150,7 +157,7 @@ function schemaProblems(parsed: ParsedDoc, Model: ModelClass): ManifestProblem[]
   }
 }
 
-const TYPE_PREFIX = /IIoK8s\w*?V\d+(?:alpha\d+|beta\d+)?(?=[A-Z])/g;
+const TYPE_PREFIX = /I(?:IoK8s|ComGithubPrometheusOperator)\w*?V\d+(?:alpha\d+|beta\d+)?(?=[A-Z])/g;
 
 /**
  * Type-checks every object as a literal of its kind's interface, so an
@@ -162,7 +169,7 @@ function typeProblems(docs: ParsedDoc[]): ManifestProblem[] {
   const source = docs
     .map(
       (d, i) =>
-        `import type { I${d.kind} as T${i} } from "kubernetes-models/${d.apiVersion}/${d.kind}";\n` +
+        `import type { I${d.kind} as T${i} } from "${modelsPackage(d.apiVersion)}/${d.apiVersion}/${d.kind}";\n` +
         `export const d${i}: T${i} = ${JSON.stringify(d.object, null, 1)};\n`,
     )
     .join("");

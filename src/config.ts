@@ -78,6 +78,12 @@ export interface ServerConfig {
   readonly keepaliveTimeoutMs: number;
   /** An HTTP keep-alive connection idle for this long is closed. */
   readonly httpKeepAliveTimeoutMs: number;
+  /** How often the model file is checked for a new model, in milliseconds; 0: never (SIGHUP still reloads). */
+  readonly modelPollIntervalMs: number;
+  /** Count calls and predictions, and serve them at `GET /metrics` on the HTTP port. */
+  readonly metrics: boolean;
+  /** One JSON line per call (request id, API, method or route, status, duration, rows, model version). */
+  readonly accessLog: boolean;
 }
 
 /**
@@ -142,6 +148,9 @@ export const DEFAULTS: ServerConfig = Object.freeze({
   keepaliveTimeMs: 30_000,
   keepaliveTimeoutMs: 10_000,
   httpKeepAliveTimeoutMs: 5_000,
+  modelPollIntervalMs: 2_000,
+  metrics: true,
+  accessLog: false,
 });
 
 /** Longest max connection age and age grace period: one day. */
@@ -149,8 +158,16 @@ const MAX_CONNECTION_AGE_LIMIT_MS = 86_400_000;
 /** Longest request, idle and keepalive timeout: one day. */
 const TIMEOUT_LIMIT_MS = 86_400_000;
 
-/** The flag and environment variable of each setting. */
-export const SETTINGS: Readonly<Record<keyof ServerConfig, { flag: string; env: string }>> = Object.freeze({
+/** Shortest and longest model poll interval: 100 ms, one hour. */
+const MIN_POLL_INTERVAL_MS = 100;
+const MAX_POLL_INTERVAL_MS = 3_600_000;
+
+/**
+ * The flag and environment variable of each setting. A `switch` is a flag
+ * without a value (`--access-log`); its variable takes true/false, on/off,
+ * yes/no or 1/0.
+ */
+export const SETTINGS: Readonly<Record<keyof ServerConfig, { flag: string; env: string; switch?: true }>> = Object.freeze({
   host: { flag: "host", env: "IRIS_HOST" },
   port: { flag: "port", env: "IRIS_PORT" },
   httpPort: { flag: "http-port", env: "IRIS_HTTP_PORT" },
@@ -177,6 +194,9 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, { flag: string; env: 
   keepaliveTimeMs: { flag: "keepalive-time-ms", env: "IRIS_KEEPALIVE_TIME_MS" },
   keepaliveTimeoutMs: { flag: "keepalive-timeout-ms", env: "IRIS_KEEPALIVE_TIMEOUT_MS" },
   httpKeepAliveTimeoutMs: { flag: "http-keep-alive-timeout-ms", env: "IRIS_HTTP_KEEP_ALIVE_TIMEOUT_MS" },
+  modelPollIntervalMs: { flag: "model-poll-interval", env: "IRIS_MODEL_POLL_INTERVAL" },
+  metrics: { flag: "metrics", env: "IRIS_METRICS" },
+  accessLog: { flag: "access-log", env: "IRIS_ACCESS_LOG", switch: true },
 });
 
 export interface ConfigSources {
@@ -206,6 +226,34 @@ function integer(raw: Raw | undefined, fallback: number, min: number, max: numbe
     throw invalid(raw, `a whole number from ${min} to ${max}${or === undefined ? "" : ` or ${or}`}`);
   }
   return value;
+}
+
+/** On and off, as a switch's variable or `--metrics` may say them. */
+const ON = /^(true|on|yes|1)$/i;
+const OFF = /^(false|off|no|0)$/i;
+
+function toggle(raw: Raw | undefined, fallback: boolean): boolean {
+  if (raw === undefined) return fallback;
+  const text = raw.value.trim();
+  if (ON.test(text)) return true;
+  if (OFF.test(text)) return false;
+  throw invalid(raw, "on or off (true/false, yes/no, 1/0)");
+}
+
+/**
+ * A duration in milliseconds: `500`, `500ms`, `2s`, `1m`; `0` or `off`
+ * for never. Otherwise from `min` to `max` milliseconds.
+ */
+function duration(raw: Raw | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const text = raw.value.trim();
+  if (OFF.test(text)) return 0;
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(text);
+  const ms = match ? Math.round(Number(match[1]) * { ms: 1, s: 1000, m: 60_000 }[match[2] as "ms" | "s" | "m" ?? "ms"]) : NaN;
+  if (!(ms === 0 || (ms >= min && ms <= max))) {
+    throw invalid(raw, `a duration from ${min} ms to ${max / 60_000} minutes (500ms, 2s, 1m; a bare number is milliseconds) or off`);
+  }
+  return ms;
 }
 
 /** `--http-port off` (or IRIS_HTTP_PORT=off) turns the HTTP server off. */
@@ -327,5 +375,8 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     keepaliveTimeMs: integer(raw("keepaliveTimeMs"), DEFAULTS.keepaliveTimeMs, 0, TIMEOUT_LIMIT_MS),
     keepaliveTimeoutMs: integer(raw("keepaliveTimeoutMs"), DEFAULTS.keepaliveTimeoutMs, 100, TIMEOUT_LIMIT_MS),
     httpKeepAliveTimeoutMs: integer(raw("httpKeepAliveTimeoutMs"), DEFAULTS.httpKeepAliveTimeoutMs, 100, TIMEOUT_LIMIT_MS),
+    modelPollIntervalMs: duration(raw("modelPollIntervalMs"), DEFAULTS.modelPollIntervalMs, MIN_POLL_INTERVAL_MS, MAX_POLL_INTERVAL_MS),
+    metrics: toggle(raw("metrics"), DEFAULTS.metrics),
+    accessLog: toggle(raw("accessLog"), DEFAULTS.accessLog),
   });
 }

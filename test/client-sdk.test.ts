@@ -56,6 +56,7 @@ describe("createIrisClient", () => {
       species: "setosa",
       classIndex: 0,
       probabilities: expected.probabilities,
+      outOfRangeFeatures: [],
       modelVersion: model.version,
     });
   });
@@ -77,7 +78,7 @@ describe("createIrisClient", () => {
     expect(result.predictions).toEqual(
       x.map((row) => {
         const p = model.predict(row);
-        return { species: p.label, classIndex: p.classIndex, probabilities: p.probabilities };
+        return { species: p.label, classIndex: p.classIndex, probabilities: p.probabilities, outOfRangeFeatures: [] };
       }),
     );
     const lean = await iris.batchPredict(flowers.slice(0, 3), { omitProbabilities: true });

@@ -28,6 +28,9 @@ describe("loadConfig", () => {
       maxConnectionAgeGraceMs: 10_000,
       tlsCertPath: undefined,
       tlsKeyPath: undefined,
+      modelPollIntervalMs: 2000,
+      metrics: true,
+      accessLog: false,
     });
     expect(loadConfig()).toEqual(DEFAULTS);
     expect(DEFAULT_MAX_RECEIVE_BYTES).toBeGreaterThan(DEFAULT_MAX_BATCH_ROWS * 38);
@@ -48,6 +51,9 @@ describe("loadConfig", () => {
       IRIS_MAX_CONNECTION_AGE_GRACE_MS: "5000",
       IRIS_TLS_CERT: "/tls/cert.pem",
       IRIS_TLS_KEY: "/tls/key.pem",
+      IRIS_MODEL_POLL_INTERVAL: "5s",
+      IRIS_METRICS: "off",
+      IRIS_ACCESS_LOG: "true",
     };
     expect(loadConfig({ env })).toEqual({
       host: "127.0.0.1",
@@ -63,6 +69,9 @@ describe("loadConfig", () => {
       maxConnectionAgeGraceMs: 5000,
       tlsCertPath: "/tls/cert.pem",
       tlsKeyPath: "/tls/key.pem",
+      modelPollIntervalMs: 5000,
+      metrics: false,
+      accessLog: true,
     });
     const config = loadConfig({ env, flags: { port: "0", host: "::", logLevel: "warn", maxBatchRows: undefined } });
     expect(config).toMatchObject({ port: 0, host: "::", logLevel: "warn", maxBatchRows: 500 });
@@ -73,6 +82,25 @@ describe("loadConfig", () => {
     expect(loadConfig({ flags: { httpPort: "off" } }).httpPort).toBeUndefined();
     expect(loadConfig({ env: { IRIS_HTTP_PORT: "OFF" } }).httpPort).toBeUndefined();
     expect(loadConfig({ env: { IRIS_HTTP_PORT: "off" }, flags: { httpPort: "0" } }).httpPort).toBe(0);
+  });
+
+  it("reads the model poll interval as a duration, a bare number in milliseconds, or off", () => {
+    const interval = (value: string) => loadConfig({ flags: { modelPollIntervalMs: value } }).modelPollIntervalMs;
+    expect([interval("500ms"), interval("2s"), interval("1.5s"), interval("1m"), interval("250"), interval(" 3 s ")]).toEqual([
+      500, 2000, 1500, 60_000, 250, 3000,
+    ]);
+    expect([interval("off"), interval("OFF"), interval("0")]).toEqual([0, 0, 0]);
+  });
+
+  it("reads on/off settings in the usual spellings", () => {
+    for (const on of ["true", "on", "yes", "1", "TRUE", " On "]) {
+      expect(loadConfig({ env: { IRIS_ACCESS_LOG: on, IRIS_METRICS: on } })).toMatchObject({ accessLog: true, metrics: true });
+    }
+    for (const off of ["false", "off", "no", "0", "Off"]) {
+      expect(loadConfig({ env: { IRIS_ACCESS_LOG: off, IRIS_METRICS: off } })).toMatchObject({ accessLog: false, metrics: false });
+    }
+    // The flag wins over the variable.
+    expect(loadConfig({ env: { IRIS_METRICS: "off" }, flags: { metrics: "on" } }).metrics).toBe(true);
   });
 
   it("treats an empty variable as unset", () => {
@@ -101,6 +129,16 @@ describe("loadConfig", () => {
     [{ flags: { tlsCertPath: "cert.pem" } }, "--tls-cert needs --tls-key (IRIS_TLS_KEY) too: TLS takes a certificate and its private key"],
     [{ env: { IRIS_TLS_KEY: "key.pem" } }, "IRIS_TLS_KEY needs --tls-cert (IRIS_TLS_CERT) too: TLS takes a certificate and its private key"],
     [{ flags: { tlsCertPath: " ", tlsKeyPath: "key.pem" } }, '--tls-cert must be the path of a PEM file, got " "'],
+    [
+      { flags: { modelPollIntervalMs: "50ms" } },
+      '--model-poll-interval must be a duration from 100 ms to 60 minutes (500ms, 2s, 1m; a bare number is milliseconds) or off, got "50ms"',
+    ],
+    [
+      { env: { IRIS_MODEL_POLL_INTERVAL: "2h" } },
+      'IRIS_MODEL_POLL_INTERVAL must be a duration from 100 ms to 60 minutes (500ms, 2s, 1m; a bare number is milliseconds) or off, got "2h"',
+    ],
+    [{ flags: { metrics: "sometimes" } }, '--metrics must be on or off (true/false, yes/no, 1/0), got "sometimes"'],
+    [{ env: { IRIS_ACCESS_LOG: "verbose" } }, 'IRIS_ACCESS_LOG must be on or off (true/false, yes/no, 1/0), got "verbose"'],
   ])("rejects %j with a precise message", (sources, message) => {
     const err = failure(() => loadConfig(sources));
     expect(err.code).toBe(Code.INVALID_ARGUMENT);

@@ -27,7 +27,13 @@ const http = (): HttpClient => httpClient(`http://127.0.0.1:${server().server.ht
 
 function single(model: IrisModel, row: number[]) {
   const p = model.predict(row);
-  return { prediction: p.classIndex, species: p.label, probabilities: p.probabilities, model_version: model.version };
+  return {
+    prediction: p.classIndex,
+    species: p.label,
+    probabilities: p.probabilities,
+    model_version: model.version,
+    out_of_range: model.featuresOf(model.outOfRange(row)),
+  };
 }
 
 /** A 400 answer naming these fields; the message is the first one (plus a count of the others). */
@@ -64,6 +70,7 @@ describe("POST /predict answers as the model module does", () => {
       "species",
       "probabilities",
       "model_version",
+      "out_of_range",
     ]);
   });
 
@@ -78,6 +85,7 @@ describe("POST /predict answers as the model module does", () => {
       species: expected.map((p) => p.label),
       probabilities: expected.map((p) => p.probabilities),
       model_version: model.version,
+      out_of_range: rows.map((row) => model.featuresOf(model.outOfRange(row))),
     });
   });
 
@@ -85,7 +93,13 @@ describe("POST /predict answers as the model module does", () => {
     const model = await referenceModel();
     const res = await http().post("/predict", { features: [VIRGINICA] });
     const p = model.predict(VIRGINICA);
-    expect(res.json).toEqual({ prediction: [p.classIndex], species: [p.label], probabilities: [p.probabilities], model_version: model.version });
+    expect(res.json).toEqual({
+      prediction: [p.classIndex],
+      species: [p.label],
+      probabilities: [p.probabilities],
+      model_version: model.version,
+      out_of_range: [[]],
+    });
   });
 
   it("reads a JSON body sent as a form (curl -d) or without any Content-Type", async () => {

@@ -20,7 +20,7 @@ import type { IrisServiceClient } from "../src/gen/iris.js";
 import type { IrisModel } from "../src/model/index.js";
 import { decodeRpcStatus, STATUS_DETAILS_KEY } from "../src/rpc/status-details.js";
 import { FEATURES } from "../src/model/index.js";
-import { expectedOutputs, readBytesElements, readFloat64s, readInt64s, tensorBytes } from "./support/oip.js";
+import { expectedOutputs, outOfRangeParameters, readBytesElements, readFloat64s, readInt64s, tensorBytes } from "./support/oip.js";
 import { call, generatedClient, healthCheck, healthClient, irisRows, referenceModel, reflect } from "./support/service-fixtures.js";
 import { useServer, useServers } from "./support/use-servers.js";
 
@@ -106,11 +106,12 @@ async function failure(result: Promise<{ ok: true } | { ok: false; err: ServiceE
 async function typedAnswer(rows: number[][], extra: Partial<ModelInferResponse> = {}): Promise<ModelInferResponse> {
   const m = await model();
   const o = expectedOutputs(m, rows);
+  const { out_of_range_rows: outOfRangeRows } = outOfRangeParameters(m, rows);
   return {
     modelName: MODEL,
     modelVersion: m.version,
     id: "",
-    parameters: {},
+    parameters: outOfRangeRows === undefined ? {} : { out_of_range_rows: { int64Param: outOfRangeRows } },
     outputs: [
       { name: "predict", datatype: "INT64", shape: o.predict.shape, parameters: {}, contents: { ...EMPTY, int64Contents: o.predict.data } },
       {
@@ -165,6 +166,7 @@ describe("health and metadata", () => {
         { name: "predict", datatype: "INT64", shape: [-1] },
         { name: "predict_proba", datatype: "FP64", shape: [-1, 3] },
         { name: "species", datatype: "BYTES", shape: [-1] },
+        { name: "out_of_range", datatype: "BOOL", shape: [-1, 4] },
       ],
       properties: {
         classes: "setosa,versicolor,virginica",
@@ -455,7 +457,7 @@ describe("ModelInfer refuses bad requests with INVALID_ARGUMENT and google.rpc.B
       "an unknown output",
       { inputs: [fp64(SETOSA)], outputs: [{ name: "logits" }] },
       "outputs[0].name",
-      'outputs[0].name "logits" is not an output of this model (predict, predict_proba, species; output-0 is predict)',
+      'outputs[0].name "logits" is not an output of this model (predict, predict_proba, species, out_of_range; output-0 is predict)',
     ],
     [
       "an output asked for twice",

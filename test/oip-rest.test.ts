@@ -13,7 +13,7 @@ import type { IrisModel } from "../src/model/index.js";
 import { call, generatedClient, irisRows, referenceModel } from "./support/service-fixtures.js";
 import { httpClient, splitBinaryAnswer, type HttpClient, type HttpResponse } from "./support/http-client.js";
 import { FEATURES } from "../src/model/index.js";
-import { expectedOutputs, readBytesElements, readFloat64s, readInt64s, tensorBytes } from "./support/oip.js";
+import { expectedOutputs, outOfRangeParameters, readBytesElements, readFloat64s, readInt64s, tensorBytes } from "./support/oip.js";
 import { useServer, useServers } from "./support/use-servers.js";
 
 const MODEL = "iris-logreg";
@@ -41,7 +41,15 @@ function infer(body: unknown, path = `/v2/models/${MODEL}/infer`): Promise<HttpR
 async function answer(rows: number[][], names: string[] = ["predict", "predict_proba", "species"], extra: object = {}) {
   const m = await model();
   const outputs = expectedOutputs(m, rows);
-  return { model_name: MODEL, model_version: m.version, ...extra, outputs: names.map((n) => outputs[n as keyof typeof outputs]) };
+  const given = (extra as { parameters?: object }).parameters;
+  const parameters = { ...given, ...outOfRangeParameters(m, rows) };
+  return {
+    model_name: MODEL,
+    model_version: m.version,
+    ...extra,
+    ...(given !== undefined || Object.keys(parameters).length > 0 ? { parameters } : {}),
+    outputs: names.map((n) => outputs[n as keyof typeof outputs]),
+  };
 }
 
 function invalid(field: string, description: string) {
@@ -90,6 +98,7 @@ describe("health and metadata", () => {
         { name: "predict", datatype: "INT64", shape: [-1] },
         { name: "predict_proba", datatype: "FP64", shape: [-1, 3] },
         { name: "species", datatype: "BYTES", shape: [-1] },
+        { name: "out_of_range", datatype: "BOOL", shape: [-1, 4] },
       ],
     };
     for (const path of [`/v2/models/${MODEL}`, `/v2/models/${MODEL}/versions/${m.version}`]) {
@@ -262,7 +271,7 @@ describe("inference refuses bad requests with 400 naming the field", () => {
       invalid("inputs[0].data[7]", "must be >= 0 cm, got -1.3 (petal_width)"),
     ],
     ["an infinite measurement (1e999)", `{"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": [5.1, 1e999, 1.4, 0.2]}]}`, invalid("inputs[0].data[1]", "must be finite, got Infinity (sepal_width)")],
-    ["an unknown output", { ...one({}), outputs: [{ name: "logits" }] }, invalid("outputs[0].name", '"logits" is not an output of this model (predict, predict_proba, species; output-0 is predict)')],
+    ["an unknown output", { ...one({}), outputs: [{ name: "logits" }] }, invalid("outputs[0].name", '"logits" is not an output of this model (predict, predict_proba, species, out_of_range; output-0 is predict)')],
     ["an output asked for twice", { ...one({}), outputs: [{ name: "species" }, { name: "species" }] }, invalid("outputs[1].name", '"species" is asked for twice')],
     ["an output without a name", { ...one({}), outputs: [{}] }, invalid("outputs[0].name", "is required")],
     ["a non-object body", "[1, 2]", invalid("body", "must be an object, got [1,2]")],

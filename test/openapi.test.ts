@@ -48,6 +48,7 @@ describe("/openapi.json", () => {
     expect(routes.sort()).toEqual(
       [
         "POST /predict 200,400,413,503",
+        "GET /metrics 200",
         "GET /v2/health/live 200",
         "GET /v2/health/ready 200,503",
         "GET /v2 200",
@@ -62,7 +63,8 @@ describe("/openapi.json", () => {
     for (const [path, operations] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(operations)) {
         for (const [status, declared] of Object.entries(op.responses)) {
-          expect(Object.keys(declared.content ?? {}), `${method} ${path} ${status}`).toContain("application/json");
+          // Everything answers JSON but the Prometheus text of /metrics.
+          expect(Object.keys(declared.content ?? {}), `${method} ${path} ${status}`).toContain(path === "/metrics" ? "text/plain" : "application/json");
         }
       }
     }

@@ -4,87 +4,25 @@
  * that arrives while a call is in flight or before the server is up.
  * (TLS: test/tls.test.ts.)
  */
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect as http2Connect } from "node:http2";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BatchPredictRequest, BatchPredictResponse, ModelInfoResponse } from "../src/gen/iris.js";
 import { modelInfo } from "../src/server/served-model.js";
+import { useIrisProcesses } from "./support/iris-process.js";
 import { irisRows, modelFile, referenceModel, selfSignedCertificate } from "./support/service-fixtures.js";
 
-const repo = fileURLToPath(new URL("../", import.meta.url));
-
-type LogLine = Record<string, unknown> & { msg?: string };
-
-interface Cli {
-  child: ChildProcessWithoutNullStreams;
-  /** Resolves with the first log line that matches. */
-  line(match: (l: LogLine) => boolean): Promise<LogLine>;
-  exit: Promise<{ code: number | null; stderr: string; lines: LogLine[] }>;
-}
-
-let children: ChildProcessWithoutNullStreams[] = [];
-let cleanups: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  await Promise.all(cleanups.map((c) => c()));
-  children = [];
-  cleanups = [];
-});
-
-/** Runs `iris <args>` from the repository, reading its stdout as JSON log lines. */
-function iris(args: string[], env: Record<string, string> = {}): Cli {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-    cwd: repo,
-    // A free HTTP port unless the test says otherwise: 8080 may be taken on a shared machine.
-    env: { ...process.env, IRIS_HTTP_PORT: "0", ...env },
-  });
-  children.push(child);
-  const lines: LogLine[] = [];
-  const watchers: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  createInterface({ input: child.stdout }).on("line", (text) => {
-    let parsed: LogLine;
-    try {
-      parsed = JSON.parse(text) as LogLine;
-    } catch {
-      parsed = { text };
-    }
-    lines.push(parsed);
-    for (const w of [...watchers]) {
-      if (w.match(parsed)) {
-        watchers.splice(watchers.indexOf(w), 1);
-        w.resolve(parsed);
-      }
-    }
-  });
-  const exit = once(child, "close").then(([code]) => ({ code: code as number | null, stderr, lines }));
-  return {
-    child,
-    exit,
-    line(match) {
-      const seen = lines.find(match);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        watchers.push({ match, resolve });
-        void exit.then(({ code }) => reject(new Error(`iris exited (${code}) before the expected line; stderr: ${stderr}`)));
-      });
-    },
-  };
-}
+const { iris, defer } = useIrisProcesses();
 
 async function tempModel(): Promise<string> {
   const m = await modelFile();
-  cleanups.push(m.cleanup);
+  defer(m.cleanup);
   return m.path;
 }
 
@@ -137,7 +75,7 @@ describe("iris serve", () => {
     frame.set(message, 5);
 
     const session = http2Connect(`http://127.0.0.1:${port}`);
-    cleanups.push(async () => void session.destroy());
+    defer(async () => void session.destroy());
     await once(session, "connect");
     const stream = session.request({
       ":method": "POST",
@@ -178,7 +116,7 @@ describe("iris serve", () => {
     expect(missing.lines).toEqual([]);
 
     const m = await modelFile();
-    cleanups.push(m.cleanup);
+    defer(m.cleanup);
     const { writeFile } = await import("node:fs/promises");
     await writeFile(m.path, '{"format": "iris-serve.model.v1"}');
     const invalid = await iris(["serve", "--port", "0", "--model", m.path]).exit;
@@ -192,7 +130,7 @@ describe("iris serve", () => {
     const blocker = createServer();
     blocker.listen(0, "127.0.0.1");
     await once(blocker, "listening");
-    cleanups.push(() => new Promise((resolve) => blocker.close(() => resolve())));
+    defer(() => new Promise((resolve) => blocker.close(() => resolve())));
     const { port } = blocker.address() as { port: number };
     const result = await iris(["serve", "--host", "127.0.0.1", "--port", String(port), "--model", path]).exit;
     expect(result.code).toBe(1);
@@ -226,7 +164,7 @@ describe("iris serve", () => {
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "iris-serve-cli-"));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  defer(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
 

@@ -50,8 +50,11 @@ describe("charts from plain figures", () => {
       foldAccuracySvg({ foldAccuracies: [1, 1], accuracyMean: 1 }),
     ].join("\n");
     const used = new Set([...markup.matchAll(/class="([^"]+)"/g)].map((m) => m[1]!));
-    for (const name of used) expect(CHART_STYLE).toContain(`svg .${name} {`);
+    // `class="value on-bar"` is styled by `svg .value.on-bar`.
+    for (const names of used) expect(CHART_STYLE).toContain(`svg .${names.split(" ").join(".")} {`);
     for (const line of CHART_STYLE.split("\n")) expect(line).toMatch(/^svg /);
+    // Colours come from classes and attributes, never a style attribute, which a strict CSP (style-src 'self') ignores.
+    expect(markup).not.toContain("style=");
   });
 });
 

@@ -22,6 +22,11 @@ export interface PredictOutput {
   probabilities: number[][];
   /** Version of the model that answered. */
   model: string;
+  /**
+   * Per row, the features whose measurement lies outside the model's
+   * training range (model order); absent when every row is within it.
+   */
+  outOfRange?: string[][];
 }
 
 /**
@@ -83,11 +88,14 @@ export async function predictLocal(modelPath: string, rows: readonly number[][])
   const classes = new Int32Array(n);
   const probabilities = new Float64Array(n * k);
   model.predictBatch(x, n, classes, probabilities);
+  const masks = new Uint32Array(n);
+  const flagged = model.outOfRangeBatch(x, n, masks) > 0;
   return {
     prediction: Array.from(classes),
     species: Array.from(classes, (c) => model.classes[c]!),
     probabilities: Array.from({ length: n }, (_, r) => Array.from(probabilities.subarray(r * k, (r + 1) * k))),
     model: model.version,
+    ...(flagged ? { outOfRange: Array.from(masks, (mask) => model.featuresOf(mask)) } : {}),
   };
 }
 
@@ -104,16 +112,18 @@ export async function predictRemote(client: IrisClient, rows: readonly number[][
     petalWidth: petalWidth!,
   }));
   const result = await client.batchPredict(flowers);
+  const flagged = result.predictions.some((p) => p.outOfRangeFeatures.length > 0);
   return {
     prediction: result.predictions.map((p) => p.classIndex),
     species: result.predictions.map((p) => p.species),
     probabilities: result.predictions.map((p) => p.probabilities),
     model: result.modelVersion,
+    ...(flagged ? { outOfRange: result.predictions.map((p) => p.outOfRangeFeatures) } : {}),
   };
 }
 
-/** One JSON line, `{"prediction":[...]` first. */
+/** One JSON line, `{"prediction":[...]` first; `"out_of_range"` last, only when a row is out of the training range. */
 export function formatPrediction(output: PredictOutput): string {
-  const { prediction, species, probabilities, model } = output;
-  return `${JSON.stringify({ prediction, species, probabilities, model })}\n`;
+  const { prediction, species, probabilities, model, outOfRange } = output;
+  return `${JSON.stringify({ prediction, species, probabilities, model, ...(outOfRange ? { out_of_range: outOfRange } : {}) })}\n`;
 }

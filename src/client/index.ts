@@ -56,6 +56,12 @@ export interface IrisPrediction {
   classIndex: number;
   /** Probability of each class in model class order (empty when omitted). */
   probabilities: number[];
+  /**
+   * The features whose measurement lies outside the range the model was
+   * trained on, in model order; empty when all are within it. The
+   * prediction stands, but the model is extrapolating there.
+   */
+  outOfRangeFeatures: string[];
 }
 
 export interface PredictResult extends IrisPrediction {
@@ -317,7 +323,13 @@ export function createIrisClient(address: string, options: IrisClientOptions = {
       const res = await unary(client.predict, () => ({ flower: toFlower(flower, "flower") }), callOptions);
       const p = res.prediction;
       if (p === undefined) throw new IrisError(Code.INTERNAL, "server sent a PredictResponse without a prediction");
-      return { species: p.species, classIndex: p.classIndex, probabilities: p.probabilities, modelVersion: res.modelVersion };
+      return {
+        species: p.species,
+        classIndex: p.classIndex,
+        probabilities: p.probabilities,
+        outOfRangeFeatures: p.outOfRangeFeatures,
+        modelVersion: res.modelVersion,
+      };
     },
 
     async batchPredict(flowers, callOptions = {}) {
@@ -331,9 +343,21 @@ export function createIrisClient(address: string, options: IrisClientOptions = {
       const res = await unary(client.batchPredict, request, callOptions);
       const k = res.classes.length;
       const withProbabilities = res.probabilities.length > 0;
-      if (res.classIndices.length !== flowers.length || (withProbabilities && res.probabilities.length !== flowers.length * k)) {
+      // Masks come for every row, or (when no row is out of range) for none.
+      const masks = res.outOfRangeMasks;
+      if (
+        res.classIndices.length !== flowers.length ||
+        (withProbabilities && res.probabilities.length !== flowers.length * k) ||
+        (masks.length !== 0 && masks.length !== flowers.length)
+      ) {
         throw new IrisError(Code.INTERNAL, "server sent a BatchPredictResponse that does not match the request");
       }
+      const names = res.outOfRangeFeatureNames;
+      const featuresOf = (mask: number): string[] => {
+        const features: string[] = [];
+        for (let j = 0; mask !== 0 && j < 32; j++, mask >>>= 1) if (mask & 1) features.push(names[j] ?? `feature ${j}`);
+        return features;
+      };
       const predictions: IrisPrediction[] = new Array(flowers.length);
       for (let i = 0; i < flowers.length; i++) {
         const classIndex = res.classIndices[i]!;
@@ -341,6 +365,7 @@ export function createIrisClient(address: string, options: IrisClientOptions = {
           species: res.classes[classIndex] ?? "",
           classIndex,
           probabilities: withProbabilities ? res.probabilities.slice(i * k, (i + 1) * k) : [],
+          outOfRangeFeatures: masks.length === 0 ? [] : featuresOf(masks[i]!),
         };
       }
       return { modelVersion: res.modelVersion, classes: res.classes, predictions };

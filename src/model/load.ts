@@ -50,13 +50,13 @@ export const MODEL_FILE = "model.json";
 const MAX_MODEL_FILE_BYTES = 4 * 1024 * 1024;
 
 /**
- * Reads, parses and fully validates a model artifact file. The file is
- * opened without blocking and checked before anything is read: it must be a
- * regular file (not a FIFO, which would block start-up, nor a device such
- * as /dev/zero) of at most MAX_MODEL_FILE_BYTES; and no more than that is
- * read even if it grows meanwhile.
+ * The text of a model artifact file. The file is opened without blocking
+ * and checked before anything is read: it must be a regular file (not a
+ * FIFO, which would block start-up, nor a device such as /dev/zero) of at
+ * most MAX_MODEL_FILE_BYTES; and no more than that is read even if it grows
+ * meanwhile. Every failure is an IrisError naming the file.
  */
-export async function loadModelFile(path: string): Promise<IrisModel> {
+export async function readModelText(path: string): Promise<string> {
   let handle: FileHandle;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -87,13 +87,18 @@ export async function loadModelFile(path: string): Promise<IrisModel> {
     if (length > MAX_MODEL_FILE_BYTES) {
       throw new IrisError(Code.FAILED_PRECONDITION, `${path}: grew past the ${MAX_MODEL_FILE_BYTES}-byte limit of a model file while being read`);
     }
-    return parseModel(buffer.toString("utf8", 0, length), path);
+    return buffer.toString("utf8", 0, length);
   } catch (err) {
     if (err instanceof IrisError) throw err;
     throw new IrisError(Code.FAILED_PRECONDITION, `${path}: cannot read model file: ${fileProblem(err)}`, { cause: err });
   } finally {
     await handle.close();
   }
+}
+
+/** Reads, parses and fully validates a model artifact file (see readModelText). */
+export async function loadModelFile(path: string): Promise<IrisModel> {
+  return parseModel(await readModelText(path), path);
 }
 
 function kindOf(info: Stats): string {

@@ -2,9 +2,11 @@
  * The report's SVG charts, as pure functions of plain figures: each returns
  * one `<svg>` element (fixed size, with a viewBox, a role and a label) to
  * put inline in any HTML page, together with {@link CHART_STYLE} in the
- * page's CSS (the charts' text classes). Depends on nothing but
- * ./format.ts, so a page other than the training report can draw the same
- * charts from the same numbers (e.g. an artifact's `metrics`).
+ * page's CSS (the charts' text classes). No inline `style` attribute, so
+ * a page under a strict Content-Security-Policy (`style-src 'self'`) shows
+ * them as drawn. Depends on nothing but ./format.ts, so a page other than
+ * the training report can draw the same charts from the same numbers (e.g.
+ * an artifact's `metrics`).
  */
 import { escapeHtml, fixed, pct } from "./format.js";
 
@@ -37,7 +39,9 @@ svg .label { font-size: 13px; fill: ${INK}; }
 svg .value { font-size: 11px; fill: ${MUTED}; }
 svg .count { font-size: 22px; font-weight: 600; }
 svg .share { font-size: 11px; }
-svg .grid { stroke: #d9e2ec; stroke-width: 1; }`;
+svg .grid { stroke: #d9e2ec; stroke-width: 1; }
+svg .value.on-bar { fill: #fff; }
+svg .value.mean { fill: #e15759; }`;
 
 /**
  * A colour between the two ends of `scale` ([r0, g0, b0, r1, g1, b1]) at
@@ -165,14 +169,14 @@ export function foldAccuracySvg(cv: FoldAccuracies): string {
       `<text x="${x + barWidth / 2}" y="${top + chartHeight + 16}" text-anchor="middle" class="label">fold ${i + 1}</text>`,
       // The value sits inside the bar's top when there is room, clear of the mean line.
       top + chartHeight - y(acc) >= 22
-        ? `<text x="${x + barWidth / 2}" y="${y(acc) + 15}" text-anchor="middle" class="value" style="fill:#fff">${pct(acc, 1)}</text>`
+        ? `<text x="${x + barWidth / 2}" y="${y(acc) + 15}" text-anchor="middle" class="value on-bar">${pct(acc, 1)}</text>`
         : `<text x="${x + barWidth / 2}" y="${y(acc) - 5}" text-anchor="middle" class="value">${pct(acc, 1)}</text>`,
     );
   });
   const my = y(cv.accuracyMean);
   parts.push(
     `<line x1="${left}" y1="${my}" x2="${width - right}" y2="${my}" stroke="#e15759" stroke-width="2" stroke-dasharray="6 4"/>`,
-    `<text x="${width - right + 6}" y="${my + 4}" class="value" style="fill:#e15759">mean ${pct(cv.accuracyMean)}</text>`,
+    `<text x="${width - right + 6}" y="${my + 4}" class="value mean">mean ${pct(cv.accuracyMean)}</text>`,
     "</svg>",
   );
   return parts.join("\n");

@@ -13,14 +13,22 @@ import { randomUUID } from "node:crypto";
 /** The metadata key / header of the request id, in and out. */
 export const REQUEST_ID_KEY = "x-request-id";
 
-export interface Call {
+/** What a call is a call of: a gRPC method, or an HTTP method on a route. */
+export interface CallMethod {
   readonly api: "grpc" | "http";
   /** gRPC: the service (`iris.v1.IrisService`); HTTP: the HTTP method (`POST`). */
   readonly service: string;
-  /** gRPC: the method (`Predict`); HTTP: the route as declared (`/v2/models/:name/infer`), never the raw URL. */
+  /**
+   * gRPC: the method (`Predict`); HTTP: the route as declared
+   * (`/v2/models/:name/infer`), never the raw URL; "" when no route
+   * matched (a 404).
+   */
   readonly method: string;
   /** gRPC: the go-grpc-prometheus grpc_type (`unary`, `server_stream`, ...); HTTP: "http". */
   readonly kind: string;
+}
+
+export interface Call extends CallMethod {
   readonly requestId: string;
   /** The caller's address, `ip:port`. */
   readonly peer: string;
@@ -40,6 +48,12 @@ export interface CallEnd {
 }
 
 export interface CallStage {
+  /**
+   * A gRPC method has been registered on the port (before it listens), so
+   * that a stage can prepare for its calls (metrics start every method's
+   * series at 0).
+   */
+  declare?(method: CallMethod): void;
   /** A call has started (metadata or headers received, before the body is read). Throw an IrisError to refuse it. */
   start?(call: Call): void;
   /** The call has ended (answered, refused or cancelled); called once. */

@@ -31,6 +31,8 @@ export interface ServedModel {
    * (sepal_length, sepal_width, petal_length, petal_width).
    */
   readonly columns: readonly [number, number, number, number];
+  /** The model's feature names in model order (the bits of an out-of-range mask); the encoder only reads it. */
+  readonly featureNames: string[];
 }
 
 /**
@@ -51,6 +53,7 @@ export function serveModel(model: IrisModel, loadedAt: Date = new Date()): Serve
     loadedAt,
     info: modelInfo(model, loadedAt),
     columns: columns as [number, number, number, number],
+    featureNames: [...model.featureNames],
   });
 }
 

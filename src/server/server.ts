@@ -14,6 +14,11 @@
  * in progress (InflightBytes), and authentication when it is on
  * (./auth.ts, a stage before the shedder: an unauthenticated call never
  * takes a place).
+ *
+ * Each server has its own metrics (unless `metrics: false`), counted by a
+ * call stage that runs before the caller's stages, served at `GET /metrics`
+ * on the HTTP port; with a ModelReloader it reloads its model while it
+ * serves (polling from start until shutdown).
  */
 import type { ServerCredentials } from "@grpc/grpc-js";
 import { DEFAULTS } from "../config.js";
@@ -23,8 +28,11 @@ import type { CallStage } from "./calls.js";
 import { formatAddress, startGrpcServer, type GrpcLimits, type GrpcServer } from "./grpc/server.js";
 import type { HealthReporter } from "./grpc/health.js";
 import { startHttpServer, type HttpServer } from "./http/server.js";
+import { NO_RECORDER } from "./metrics/recorder.js";
+import { ServerMetrics } from "./metrics/server-metrics.js";
 import type { ModelHolder } from "./model-holder.js";
 import { InflightBytes, LoadShedder } from "./limits.js";
+import type { ModelReloader } from "./model-reloader.js";
 import { Readiness } from "./readiness.js";
 
 export interface IrisServerOptions {
@@ -53,6 +61,10 @@ export interface IrisServerOptions {
   limits?: Partial<ServerLimits>;
   /** Refuses calls without credentials (./auth.ts), after `stages` and before the load shedder. */
   auth?: CallStage | undefined;
+  /** Count calls and predictions and serve them at `GET /metrics` (default true). */
+  metrics?: boolean;
+  /** Reloads the model into `holder` (the same holder) while the server runs. */
+  reloader?: ModelReloader | undefined;
   /** Wraps the IrisService handlers (tests). */
   decorateService?: (service: IrisServiceServer) => IrisServiceServer;
 }
@@ -103,6 +115,8 @@ export interface IrisServer {
   readonly limits: ServerLimits;
   readonly shedder: LoadShedder;
   readonly inflight: InflightBytes;
+  /** This server's metrics; undefined with `metrics: false`. */
+  readonly metrics: ServerMetrics | undefined;
   /** Graceful stop; every call returns the same promise. */
   shutdown(graceMs: number): Promise<ShutdownResult>;
   /**
@@ -116,13 +130,17 @@ export interface IrisServer {
 const DEFAULT_MAX_CONNECTION_AGE_GRACE_MS = 10_000;
 
 export async function startIrisServer(options: IrisServerOptions): Promise<IrisServer> {
-  const { host, holder, logger } = options;
+  const { host, holder, logger, reloader } = options;
+  if (reloader !== undefined && reloader.holder !== holder) throw new Error("startIrisServer: the reloader must reload into the server's holder");
   const readiness = new Readiness(holder);
   const serverVersion = options.serverVersion ?? "0.0.0";
   const limits = limitsOf(options.limits);
   const inflight = new InflightBytes(limits.maxInflightBytes);
   const shedder = new LoadShedder(limits.maxConcurrentCalls, inflight);
-  const stages = [...(options.stages ?? []), ...(options.auth ? [options.auth] : []), shedder];
+  const metrics = options.metrics === false ? undefined : new ServerMetrics(holder);
+  // Metrics first: they count the calls a later stage refuses (authentication, the shedder).
+  const stages = [...(metrics ? [metrics.stage] : []), ...(options.stages ?? []), ...(options.auth ? [options.auth] : []), shedder];
+  const recorder = metrics ?? NO_RECORDER;
   const grpc = await startGrpcServer({
     host,
     port: options.port,
@@ -138,6 +156,7 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
     limits,
     inflight,
     stages,
+    recorder,
     decorateService: options.decorateService,
   });
   let http: HttpServer | undefined;
@@ -155,7 +174,10 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
         limits,
         inflight,
         stages,
+        recorder,
+        metrics,
         tls: options.tls?.pem,
+        grpcPort: grpc.port,
       });
     } catch (err) {
       grpc.forceClose();
@@ -163,9 +185,15 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
     }
   }
 
+  if (reloader !== undefined) {
+    if (metrics !== undefined) reloader.onReload((result) => metrics.reloaded(result));
+    reloader.start();
+  }
+
   let shutdownPromise: Promise<ShutdownResult> | undefined;
   const shutdown = (graceMs: number): Promise<ShutdownResult> => {
     shutdownPromise ??= (async () => {
+      reloader?.stop();
       readiness.drain();
       const forced = await Promise.all([grpc.close(graceMs), http?.close(graceMs) ?? false]);
       return { forced: forced.some(Boolean) };
@@ -191,6 +219,7 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
     limits,
     shedder,
     inflight,
+    metrics,
     shutdown,
     forceShutdown,
   };

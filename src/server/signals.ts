@@ -1,4 +1,6 @@
 /**
+ * Signals: graceful stop on SIGTERM/SIGINT, model reload on SIGHUP.
+ *
  * Graceful stop on SIGTERM/SIGINT. Handlers are installed explicitly, so the
  * server also stops cleanly as PID 1 in a container (where the kernel gives
  * signals no default action), and they are installed before the server
@@ -90,4 +92,41 @@ export class ShutdownSignals {
       resolve(result);
     });
   }
+}
+
+/**
+ * SIGHUP reloads the model (see ModelReloader) instead of ending the
+ * process, which is what it does to a Node process without a handler. The
+ * handler is installed with the shutdown ones, before the model loads: a
+ * SIGHUP during start-up is logged and changes nothing (the file is being
+ * read then anyway).
+ */
+export class ReloadSignal {
+  readonly #logger: Logger;
+  readonly #proc: SignalProcess;
+  #reload: (() => Promise<unknown>) | undefined;
+
+  constructor(logger: Logger, proc: SignalProcess = process) {
+    this.#logger = logger;
+    this.#proc = proc;
+    proc.on("SIGHUP", this.#onSignal);
+  }
+
+  /** What SIGHUP does from now on. */
+  handle(reload: () => Promise<unknown>): void {
+    this.#reload = reload;
+  }
+
+  dispose(): void {
+    this.#proc.off("SIGHUP", this.#onSignal);
+  }
+
+  readonly #onSignal = (signal: NodeJS.Signals): void => {
+    if (this.#reload === undefined) {
+      this.#logger.info({ signal }, "signal during start-up: the model file is being read now anyway");
+      return;
+    }
+    this.#logger.info({ signal }, "reloading the model");
+    void this.#reload();
+  };
 }

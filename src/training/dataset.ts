@@ -10,7 +10,8 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parse } from "csv-parse/sync";
 import { Code, fileProblem, IrisError, type FieldViolation } from "../errors.js";
-import { FEATURES, measurementProblem, parseDecimal } from "../model/index.js";
+import { CsvLocator, measurementTextProblem, type CsvPosition as Position } from "../model/csv-locator.js";
+import { FEATURES } from "../model/index.js";
 
 /** The label column (the measurement columns are the model's FEATURES). */
 const LABEL = "species";
@@ -33,15 +34,8 @@ export interface Dataset {
   lines: Int32Array;
 }
 
-/** A 1-based position in the text, as an editor shows it. */
-interface Position {
-  line: number;
-  column: number;
-}
-
 /** How many problems a message lists before summarising the rest. */
 const MAX_REPORTED = 20;
-const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
 const LINE_BREAK = /\r\n|\r|\n/g;
 
 /** Reads and parses a CSV file; `path` is how messages name it. */
@@ -79,7 +73,7 @@ export function parseDataset(bytes: Buffer | string, source: string): Dataset {
   if (header === undefined) {
     fail({ line: 1, column: 1 }, `empty file: expected a header row naming ${[...FEATURES, LABEL].join(", ")}`);
   }
-  const locator = new Locator(lines);
+  const locator = new CsvLocator(lines);
   const headerFields = locator.next(header!.length);
   const names = header!.map((n) => n.trim());
   const columnOf = new Map<string, number>();
@@ -130,7 +124,7 @@ export function parseDataset(bytes: Buffer | string, source: string): Dataset {
     }
     featureColumns.forEach((col, j) => {
       const raw = rec[col]!.trim();
-      const why = numberProblem(raw);
+      const why = measurementTextProblem(raw);
       if (why !== undefined) problem(fields.starts[col]!, `${FEATURES[j]} ${why}`);
       else x[r * d + j] = Number(raw);
     });
@@ -170,59 +164,5 @@ function decodeUtf8(buffer: Buffer, source: string): string {
     const before = text.slice(0, text.indexOf("\uFFFD")).split(LINE_BREAK);
     const at = `${source}:${before.length}:${before.at(-1)!.length + 1}`;
     throw new IrisError(Code.INVALID_ARGUMENT, `${at}: not UTF-8 text (save the file as UTF-8)`);
-  }
-}
-
-/** Why a measurement's text is not acceptable, or undefined. */
-function numberProblem(raw: string): string | undefined {
-  if (raw === "") return "is empty";
-  if (NON_FINITE.test(raw)) return `must be a finite number, got "${raw}"`;
-  const value = parseDecimal(raw);
-  if (Number.isNaN(value)) return `must be a number, got "${raw}"`;
-  if (!Number.isFinite(value)) return `must be a finite number, got "${raw}"`;
-  return measurementProblem(value);
-}
-
-/**
- * Finds where each record's fields start, in editor coordinates, by walking
- * the text alongside csv-parse's records: skip the empty lines csv-parse
- * skips, then scan the record's fields quote-aware (a quoted value may span
- * lines) up to the end of its last line.
- */
-class Locator {
-  private line = 0;
-
-  constructor(private readonly lines: string[]) {}
-
-  next(fieldCount: number): { starts: Position[]; end: Position } {
-    const { lines } = this;
-    while (this.line < lines.length - 1 && lines[this.line] === "") this.line++;
-    let line = this.line;
-    let col = 0;
-    const current = () => lines[line] ?? "";
-    const starts: Position[] = [];
-    for (let f = 0; f < fieldCount; f++) {
-      starts.push({ line: line + 1, column: col + 1 });
-      if (current()[col] === '"') {
-        col++;
-        for (;;) {
-          if (col >= current().length) {
-            if (line + 1 >= lines.length) break;
-            line++;
-            col = 0;
-          } else if (current()[col] === '"') {
-            if (current()[col + 1] !== '"') {
-              col++;
-              break;
-            }
-            col += 2;
-          } else col++;
-        }
-      }
-      while (col < current().length && current()[col] !== ",") col++;
-      if (current()[col] === ",") col++;
-    }
-    this.line = line + 1;
-    return { starts, end: { line: line + 1, column: current().length + 1 } };
   }
 }

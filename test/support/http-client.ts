@@ -107,7 +107,8 @@ export function checkConformance(checker: Checker, method: string, path: string,
   if (!(contentType in content)) {
     throw new Error(`${where}: Content-Type ${contentType} is not documented (${Object.keys(content).join(", ") || "none"})`);
   }
-  let body: unknown = response.json;
+  // A text answer (/metrics) is checked as a string.
+  let body: unknown = contentType.startsWith("text/") ? response.text : response.json;
   let schemaType = contentType;
   if (contentType === "application/octet-stream") {
     // The binary tensor data extension: the JSON part is the JSON answer.

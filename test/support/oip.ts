@@ -4,12 +4,28 @@
  * and read here, independently of the server's own encoders (little-endian,
  * row-major; BYTES elements behind a 4-byte little-endian length).
  */
-import type { IrisModel } from "../../src/model/index.js";
+import { FEATURES, type IrisModel } from "../../src/model/index.js";
 
-/** The three outputs the model answers for `rows`, in JSON form (flat data). */
+/**
+ * Whether each measurement of `rows` (FEATURES order) lies outside its
+ * feature's training [min, max] as the artifact records it: [N][4].
+ */
+export function outOfRangeFlags(model: IrisModel, rows: readonly (readonly number[])[]): boolean[][] {
+  const ranges = FEATURES.map((name) => model.artifact.features.find((f) => f.name === name)!);
+  return rows.map((row) => row.map((v, j) => v < ranges[j]!.min || v > ranges[j]!.max));
+}
+
+/** The response parameter an answer for `rows` carries: `out_of_range_rows` when some row is out of range. */
+export function outOfRangeParameters(model: IrisModel, rows: readonly (readonly number[])[]): { out_of_range_rows?: number } {
+  const n = outOfRangeFlags(model, rows).filter((flags) => flags.includes(true)).length;
+  return n > 0 ? { out_of_range_rows: n } : {};
+}
+
+/** The outputs the model answers for `rows`, in JSON form (flat data): the three answered by default, and out_of_range. */
 export function expectedOutputs(model: IrisModel, rows: readonly (readonly number[])[]) {
   const predictions = rows.map((row) => model.predict(row));
   return {
+    out_of_range: { name: "out_of_range", datatype: "BOOL", shape: [rows.length, 4], data: outOfRangeFlags(model, rows).flat() },
     predict: { name: "predict", datatype: "INT64", shape: [rows.length], data: predictions.map((p) => p.classIndex) },
     predict_proba: {
       name: "predict_proba",

@@ -4,17 +4,19 @@
  * loaded and the configuration (and TLS files, when given) have been
  * checked; a bad model or TLS file or a busy port ends the command with a
  * message and exit code 1. Signal handlers are installed before any of that,
- * so a stop requested during start-up is honoured, not lost.
+ * so a stop requested during start-up is honoured, not lost. While it
+ * serves, the model is reloaded when its file changes and on SIGHUP.
  */
 import { DEFAULTS, loadConfig, SETTINGS, type ServerConfig } from "../../config.js";
 import { createLogger } from "../../logger.js";
 import { createRequire } from "node:module";
-import { loadModelFile, resolveModelPath } from "../../model/index.js";
+import { resolveModelPath } from "../../model/index.js";
+import { accessLog } from "../../server/access-log.js";
 import { ModelHolder } from "../../server/model-holder.js";
-import { serveModel } from "../../server/served-model.js";
+import { ModelReloader } from "../../server/model-reloader.js";
 import { routeGrpcLogs } from "../../server/grpc/server.js";
 import { startIrisServer } from "../../server/server.js";
-import { ShutdownSignals } from "../../server/signals.js";
+import { ReloadSignal, ShutdownSignals } from "../../server/signals.js";
 import { loadServerTls, type ServerTls } from "../../server/tls.js";
 import { ExitCode, parseFlags, type Command } from "../command.js";
 
@@ -33,9 +35,13 @@ export const serve: Command = {
     "the Open Inference Protocol's REST binding (/v2/...), /openapi.json and",
     "/docs. At a signal it stops gracefully: readiness turns false (health",
     "NOT_SERVING, /v2/health/ready 503), new connections are refused and calls",
-    "in flight get the grace period to finish. Logs are JSON lines on stdout;",
-    'the first info line ("serving") gives the addresses, the bound ports and',
-    "the model version. Flags override the environment variables in brackets.",
+    "in flight get the grace period to finish. The model is reloaded, without",
+    "a restart, when its file changes and on SIGHUP: the new file is fully",
+    "checked first, and a bad one is refused while the old model keeps serving.",
+    "GET /metrics on the HTTP port serves Prometheus metrics. Logs are JSON",
+    'lines on stdout; the first info line ("serving") gives the addresses, the',
+    "bound ports and the model version. Flags override the environment",
+    "variables in brackets.",
     "",
     "Options:",
     line("host", "HOST", "Interface to listen on"),
@@ -51,27 +57,47 @@ export const serve: Command = {
     line("maxConnectionAgeGraceMs", "MS", "Then let their calls finish this long"),
     line("tlsCertPath", "FILE", "Serve TLS with this PEM certificate chain", "default: plaintext"),
     line("tlsKeyPath", "FILE", "The certificate's PEM private key", "required with --tls-cert"),
+    line("modelPollIntervalMs", "DURATION|off", "Check the model file this often (500ms, 2s)", "default 2s"),
+    line("metrics", "on|off", "Prometheus metrics at GET /metrics", "default on"),
+    `  --${SETTINGS.accessLog.flag.padEnd(34)}One JSON line per call (${SETTINGS.accessLog.env}=true, default off)`,
     `  ${"-h, --help".padEnd(36)}Show this help`,
     "",
   ].join("\n"),
 
   async run(argv, io) {
-    // One string flag per setting, named as SETTINGS says.
+    // One flag per setting, named as SETTINGS says: a string, or a switch without a value.
     const keys = Object.keys(SETTINGS) as (keyof ServerConfig)[];
-    const { values } = parseFlags(argv, Object.fromEntries(keys.map((k) => [SETTINGS[k].flag, { type: "string" as const }])));
+    const { values } = parseFlags(
+      argv,
+      Object.fromEntries(keys.map((k) => [SETTINGS[k].flag, { type: SETTINGS[k].switch ? ("boolean" as const) : ("string" as const) }])),
+    );
     const config = loadConfig({
-      flags: Object.fromEntries(keys.map((k) => [k, values[SETTINGS[k].flag] as string | undefined])),
+      flags: Object.fromEntries(
+        keys.map((k) => {
+          const value = values[SETTINGS[k].flag] as string | boolean | undefined;
+          return [k, value === undefined ? undefined : String(value)];
+        }),
+      ),
       env: process.env,
     });
     const logger = createLogger({ level: config.logLevel, destination: io.stdout });
     routeGrpcLogs(logger);
 
     const signals = new ShutdownSignals(logger);
+    const reloadSignal = new ReloadSignal(logger);
     try {
       logger.debug({ model: config.modelPath, tls: config.tlsCertPath !== undefined }, "starting");
       const modelPath = await resolveModelPath(config.modelPath);
-      const [model, tls] = await Promise.all([
-        loadModelFile(modelPath),
+      const holder = new ModelHolder();
+      const reloader = new ModelReloader({
+        path: modelPath,
+        holder,
+        logger,
+        pollIntervalMs: config.modelPollIntervalMs,
+        modelName: config.modelName,
+      });
+      const [{ model }, tls] = await Promise.all([
+        reloader.load(),
         config.tlsCertPath !== undefined && config.tlsKeyPath !== undefined
           ? loadServerTls(config.tlsCertPath, config.tlsKeyPath)
           : undefined,
@@ -80,7 +106,6 @@ export const serve: Command = {
         logger.info({ signal: signals.received }, "stopped before serving");
         return ExitCode.OK;
       }
-      const holder = new ModelHolder(serveModel(model));
       const server = await startIrisServer({
         host: config.host,
         port: config.port,
@@ -94,7 +119,11 @@ export const serve: Command = {
         maxConnectionAgeMs: config.maxConnectionAgeMs,
         maxConnectionAgeGraceMs: config.maxConnectionAgeGraceMs,
         tls,
+        metrics: config.metrics,
+        stages: config.accessLog ? [accessLog(logger)] : [],
+        reloader,
       });
+      reloadSignal.handle(() => reloader.reload("SIGHUP"));
       logger.info(
         {
           address: server.address,
@@ -111,6 +140,9 @@ export const serve: Command = {
           maxReceiveBytes: config.maxReceiveBytes,
           shutdownGraceMs: config.shutdownGraceMs,
           maxConnectionAgeMs: config.maxConnectionAgeMs,
+          modelPollIntervalMs: config.modelPollIntervalMs,
+          metrics: config.metrics,
+          accessLog: config.accessLog,
           tls: tls === undefined ? false : tlsSummary(config.tlsCertPath!, tls),
         },
         "serving",
@@ -123,6 +155,7 @@ export const serve: Command = {
       return ExitCode.OK;
     } finally {
       signals.dispose();
+      reloadSignal.dispose();
     }
   },
 };

@@ -7,7 +7,17 @@
  * response metadata (in the trailers when the call ends without headers),
  * notes the rows and model version an answer carries, and runs the stages'
  * `end` exactly once: at the status, or at cancellation.
+ *
+ * Some statuses are sent by grpc-js itself, past the interceptors: a
+ * request over the receive limit (RESOURCE_EXHAUSTED), a message that does
+ * not parse (INTERNAL), a deadline that passes (DEADLINE_EXCEEDED). Such a
+ * call only looks cancelled from here; its end reports the status grpc-js
+ * actually sent, read from the HTTP/2 stream's sent headers or trailers
+ * (see sentStatus). Calls of a method the port does not serve
+ * (UNIMPLEMENTED) and requests that are not gRPC at all are refused by
+ * grpc-js before any interceptor exists: no stage sees them.
  */
+import type { Http2Stream } from "node:http2";
 import {
   Metadata,
   ServerInterceptingCall,
@@ -17,13 +27,44 @@ import {
 } from "@grpc/grpc-js";
 import { Code } from "../../errors.js";
 import type { Logger } from "../../logger.js";
-import { REQUEST_ID_KEY, requestIdOf, type Call, type CallStage } from "../calls.js";
+import { REQUEST_ID_KEY, requestIdOf, type Call, type CallMethod, type CallStage } from "../calls.js";
 import { toServiceStatus } from "./status.js";
 
 /** go-grpc-prometheus's grpc_type of a method. */
 function kindOf(method: ServerMethodDefinition<unknown, unknown>): string {
   if (method.requestStream) return method.responseStream ? "bidi_stream" : "client_stream";
   return method.responseStream ? "server_stream" : "unary";
+}
+
+/** Every method of a service definition, as the stages' `declare` sees it. */
+export function declareMethods(stages: readonly CallStage[], definition: Record<string, ServerMethodDefinition<unknown, unknown>>): void {
+  for (const method of Object.values(definition)) {
+    const [, service = "", name = ""] = method.path.split("/");
+    const declared: CallMethod = { api: "grpc", service, method: name, kind: kindOf(method) };
+    for (const stage of stages) stage.declare?.(declared);
+  }
+}
+
+/**
+ * The grpc-status that grpc-js itself sent on a call, or undefined when it
+ * sent none (the client cancelled, or the connection was lost). grpc-js's
+ * base call keeps its HTTP/2 stream as `stream`, which is not public API;
+ * what is read from it is (`sentHeaders`, `sentTrailers` of node:http2). A
+ * grpc-js without that field makes this undefined, and such calls count as
+ * CANCELLED; test/metrics.test.ts would notice.
+ */
+function sentStatus(next: ServerInterceptingCallInterface): number | undefined {
+  let call: unknown = next;
+  // Other interceptors (from credentials) may sit in between; each keeps the next as `nextCall`.
+  for (let depth = 0; depth < 8 && typeof call === "object" && call !== null; depth++) {
+    const stream = (call as { stream?: Partial<Http2Stream> }).stream;
+    if (stream !== undefined) {
+      const status = stream.sentTrailers?.["grpc-status"] ?? stream.sentHeaders?.["grpc-status"];
+      return status === undefined ? undefined : Number(status);
+    }
+    call = (call as { nextCall?: unknown }).nextCall;
+  }
+  return undefined;
 }
 
 /** What an answer says of the rows it predicted and the model that answered, for the messages that say it. */
@@ -76,7 +117,8 @@ export function callInterceptor(stages: readonly CallStage[], logger: Logger): S
             }
             metadataNext(metadata);
           },
-          onCancel: () => end(Code.CANCELLED),
+          // After a status from grpc-js itself too (see sentStatus).
+          onCancel: () => end(sentStatus(next) ?? Code.CANCELLED),
         }),
       sendMetadata: (metadata, metadataNext) => {
         sentMetadata = true;

@@ -5,6 +5,9 @@
  * to them and back. A request whose inputs came as `raw_input_contents` is
  * answered in `raw_output_contents` (tritonclient reads only that); one
  * whose inputs came as typed `contents` is answered in typed `contents`.
+ * The BOOL output `out_of_range` travels as `bool_contents`, or as one byte
+ * per element (0 or 1) in raw contents; `out_of_range_rows` is an int64
+ * response parameter.
  */
 import { Code, IrisError } from "../../errors.js";
 import type {
@@ -22,6 +25,7 @@ import {
   infer,
   modelMetadata,
   modelProperties,
+  OUT_OF_RANGE_ROWS,
   SERVER_NAME,
   type InferInput,
   type OutputTensor,
@@ -35,6 +39,7 @@ import {
   numbersFromContents,
   tensorIndex,
 } from "../oip/tensors.js";
+import type { PredictionRecorder } from "../metrics/recorder.js";
 import type { Readiness } from "../readiness.js";
 import { unary } from "./unary.js";
 
@@ -49,6 +54,8 @@ export interface InferenceServiceOptions {
   serverVersion: string;
   maxBatchRows: number;
   logger: Logger;
+  /** Hears every prediction (metrics). */
+  recorder: PredictionRecorder;
 }
 
 const EMPTY_CONTENTS: InferTensorContents = {
@@ -107,6 +114,8 @@ function contentsOf(output: OutputTensor): InferTensorContents {
       return { ...EMPTY_CONTENTS, fp64Contents: Array.from(output.probabilities) };
     case "species":
       return { ...EMPTY_CONTENTS, bytesContents: Array.from(output.classIndices, (c) => Buffer.from(output.classes[c]!)) };
+    case "out_of_range":
+      return { ...EMPTY_CONTENTS, boolContents: Array.from(output.flags, (f) => f === 1) };
   }
 }
 
@@ -118,6 +127,8 @@ function rawOf(output: OutputTensor): Buffer {
       return fp64Bytes(output.probabilities);
     case "species":
       return bytesElements(Array.from(output.classIndices, (c) => output.classes[c]!));
+    case "out_of_range":
+      return Buffer.from(output.flags.buffer, output.flags.byteOffset, output.flags.byteLength);
   }
 }
 
@@ -135,6 +146,7 @@ export function createInferenceService(options: InferenceServiceOptions): GRPCIn
       modelName,
       { inputs: inputsOf(request), outputs: request.outputs.map((o) => o.name) },
       options.maxBatchRows,
+      options.recorder,
     );
     const outputs: ModelInferResponse_InferOutputTensor[] = result.outputs.map((output) => ({
       name: output.name,
@@ -147,7 +159,10 @@ export function createInferenceService(options: InferenceServiceOptions): GRPCIn
       modelName: result.modelName,
       modelVersion: result.modelVersion,
       id: request.id,
-      parameters: request.parameters as Record<string, InferParameter>,
+      parameters: {
+        ...(request.parameters as Record<string, InferParameter>),
+        ...(result.outOfRangeRows > 0 ? { [OUT_OF_RANGE_ROWS]: { int64Param: result.outOfRangeRows } } : {}),
+      },
       outputs,
       rawOutputContents: raw ? result.outputs.map(rawOf) : [],
     };

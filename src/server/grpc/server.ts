@@ -24,9 +24,10 @@ import type { Logger } from "../../logger.js";
 import type { Readiness } from "../readiness.js";
 import type { CallStage } from "../calls.js";
 import type { InflightBytes } from "../limits.js";
-import { callInterceptor } from "./calls.js";
 import { GrpcConnections } from "./connections.js";
 import { flowInterceptor } from "./flow.js";
+import type { PredictionRecorder } from "../metrics/recorder.js";
+import { callInterceptor, declareMethods } from "./calls.js";
 import { guardedRegistry } from "./codec.js";
 import { HealthReporter } from "./health.js";
 import { createInferenceService } from "./inference-service.js";
@@ -65,6 +66,8 @@ export interface GrpcServerOptions {
   inflight: InflightBytes;
   /** The per-call stages (see ../calls.ts), run for every call on the port. */
   stages: readonly CallStage[];
+  /** Hears every prediction (metrics). */
+  recorder: PredictionRecorder;
   /**
    * Wraps the IrisService handlers before they are registered, e.g. to
    * observe or hold calls in tests. The identity when absent.
@@ -183,8 +186,15 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     callInterceptor([...options.stages, connections.stage], logger),
   );
   const health = new HealthReporter();
-  const registry = guardedRegistry(server, logger);
-  const iris = createIrisService({ readiness, maxBatchRows: options.maxBatchRows, logger });
+  const guarded = guardedRegistry(server, logger);
+  // Every method of every service is declared to the stages before the port listens.
+  const registry: Pick<Server, "addService"> = {
+    addService: (definition, implementation) => {
+      declareMethods(options.stages, definition);
+      guarded.addService(definition, implementation);
+    },
+  };
+  const iris = createIrisService({ readiness, maxBatchRows: options.maxBatchRows, logger, recorder: options.recorder });
   registry.addService(IrisServiceService, options.decorateService ? options.decorateService(iris) : iris);
   registry.addService(GRPCInferenceServiceService, createInferenceService({ ...options, readiness, logger }));
   health.addToServer(registry);

@@ -2,10 +2,23 @@
  * The Open Inference Protocol over HTTP/REST: every endpoint of the spec,
  * each model route also under `/versions/{version}`, with the binary tensor
  * data extension both ways. The protocol's model and tensors live in
- * ../oip/; this module maps JSON (and binary parts) to them and back.
+ * ../oip/; this module maps JSON (and binary parts) to them and back. The
+ * BOOL output `out_of_range` is JSON `true`/`false`, or one byte per
+ * element (0 or 1) as binary data; `out_of_range_rows` is a number among
+ * the response's parameters.
  */
 import type { FastifyReply } from "fastify";
-import { checkModel, EXTENSIONS, infer, modelMetadata, SERVER_NAME, type InferInput, type OutputTensor } from "../oip/inference.js";
+import type { PredictionRecorder } from "../metrics/recorder.js";
+import {
+  checkModel,
+  EXTENSIONS,
+  infer,
+  modelMetadata,
+  OUT_OF_RANGE_ROWS,
+  SERVER_NAME,
+  type InferInput,
+  type OutputTensor,
+} from "../oip/inference.js";
 import {
   bytesElements,
   fp64Bytes,
@@ -39,6 +52,8 @@ export interface InferenceRoutesOptions {
   modelName: string | undefined;
   serverVersion: string;
   maxBatchRows: number;
+  /** Hears every prediction (metrics). */
+  recorder: PredictionRecorder;
   /** The binary part of a request body that used the binary extension, by its parsed JSON object. */
   binaryPart(body: object): Buffer | undefined;
 }
@@ -60,7 +75,7 @@ const VERSIONED_INFER = "/v2/models/:name/versions/:version/infer";
 export const BINARY_ROUTES: ReadonlySet<string> = new Set([INFER, VERSIONED_INFER]);
 
 /** An output tensor in JSON: its values in `data`, flat and row-major. */
-function jsonData(output: OutputTensor): (number | string)[] {
+function jsonData(output: OutputTensor): (number | string | boolean)[] {
   switch (output.kind) {
     case "predict":
       return Array.from(output.classIndices);
@@ -68,6 +83,8 @@ function jsonData(output: OutputTensor): (number | string)[] {
       return Array.from(output.probabilities);
     case "species":
       return Array.from(output.classIndices, (c) => output.classes[c]!);
+    case "out_of_range":
+      return Array.from(output.flags, (f) => f === 1);
   }
 }
 
@@ -80,6 +97,8 @@ function binaryData(output: OutputTensor): Buffer {
       return fp64Bytes(output.probabilities);
     case "species":
       return bytesElements(Array.from(output.classIndices, (c) => output.classes[c]!));
+    case "out_of_range":
+      return Buffer.from(output.flags.buffer, output.flags.byteOffset, output.flags.byteLength);
   }
 }
 
@@ -151,7 +170,9 @@ export function inferenceRoutes(app: HttpApp, options: InferenceRoutesOptions): 
       description:
         "The input is one tensor [N, 4] of any numeric datatype (sepal_length, sepal_width, petal_length, petal_width), " +
         "or four tensors named after the features, each [N] or [N, 1]. The outputs are predict (INT64 [N]), " +
-        "predict_proba (FP64 [N, classes]) and species (BYTES [N]); output-0 is another name of predict. " +
+        "predict_proba (FP64 [N, classes]) and species (BYTES [N]), all three when none is asked for; output-0 is another name of predict. " +
+        "out_of_range (BOOL [N, 4], in the input's feature order) is answered when asked for: true where a measurement lies " +
+        "outside the feature's training range; an answer with such rows has the parameter out_of_range_rows (how many). " +
         "The binary tensor data extension is supported both ways (Inference-Header-Content-Length).",
       tags,
       params,
@@ -195,7 +216,13 @@ export function inferenceRoutes(app: HttpApp, options: InferenceRoutesOptions): 
     const served = readiness.served();
     const modelName = nameOf(served);
     checkModel(served, modelName, params.name, params.version);
-    const result = infer(served, modelName, { inputs: inputsOf(body, options.binaryPart(body)), outputs: (body.outputs ?? []).map((o) => o.name) }, options.maxBatchRows);
+    const result = infer(
+      served,
+      modelName,
+      { inputs: inputsOf(body, options.binaryPart(body)), outputs: (body.outputs ?? []).map((o) => o.name) },
+      options.maxBatchRows,
+      options.recorder,
+    );
     reply.request.call.rows = result.rows;
     reply.request.call.modelVersion = result.modelVersion;
 
@@ -215,7 +242,9 @@ export function inferenceRoutes(app: HttpApp, options: InferenceRoutesOptions): 
       model_name: result.modelName,
       model_version: result.modelVersion,
       ...(body.id !== undefined ? { id: body.id } : {}),
-      ...(body.parameters !== undefined ? { parameters: body.parameters } : {}),
+      ...(body.parameters !== undefined || result.outOfRangeRows > 0
+        ? { parameters: { ...body.parameters, ...(result.outOfRangeRows > 0 ? { [OUT_OF_RANGE_ROWS]: result.outOfRangeRows } : {}) } }
+        : {}),
       outputs,
     };
     if (binaries.length === 0) {

@@ -3,8 +3,11 @@
  * (`{"prediction": 0}` first), plus the species, every class's probability
  * and the model version. `{"features": [...4]}` is one flower;
  * `{"features": [[...4], ...]}` a batch, whose keys then hold arrays.
+ * `out_of_range` names the features whose measurement lies outside the
+ * model's training range (empty when none does).
  */
 import { Code, IrisError } from "../../errors.js";
+import type { PredictionRecorder } from "../metrics/recorder.js";
 import type { Readiness } from "../readiness.js";
 import { readMatrix } from "../validate.js";
 import { errors, PredictRequest, PredictResponse } from "./schemas.js";
@@ -13,9 +16,11 @@ import type { HttpApp } from "./server.js";
 export interface PredictRouteOptions {
   readiness: Readiness;
   maxBatchRows: number;
+  /** Hears every prediction (metrics). */
+  recorder: PredictionRecorder;
 }
 
-export function predictRoute(app: HttpApp, { readiness, maxBatchRows }: PredictRouteOptions): void {
+export function predictRoute(app: HttpApp, { readiness, maxBatchRows, recorder }: PredictRouteOptions): void {
   app.post(
     "/predict",
     {
@@ -45,18 +50,28 @@ export function predictRoute(app: HttpApp, { readiness, maxBatchRows }: PredictR
       const classIndices = new Int32Array(rows);
       const probabilities = new Float64Array(rows * k);
       model.predictBatch(x, rows, classIndices, probabilities);
+      const masks = new Uint32Array(rows);
+      const flagged = model.outOfRangeBatch(x, rows, masks) > 0;
+      recorder.predictedBatch(model, classIndices, rows, flagged ? masks : undefined);
       request.call.rows = rows;
       request.call.modelVersion = model.version;
       const probabilitiesOf = (r: number): number[] => Array.from(probabilities.subarray(r * k, (r + 1) * k));
       if (!batch) {
         const c = classIndices[0]!;
-        return { prediction: c, species: model.classes[c]!, probabilities: probabilitiesOf(0), model_version: model.version };
+        return {
+          prediction: c,
+          species: model.classes[c]!,
+          probabilities: probabilitiesOf(0),
+          model_version: model.version,
+          out_of_range: model.featuresOf(masks[0]!),
+        };
       }
       return {
         prediction: Array.from(classIndices),
         species: Array.from(classIndices, (c) => model.classes[c]!),
         probabilities: Array.from({ length: rows }, (_, r) => probabilitiesOf(r)),
         model_version: model.version,
+        out_of_range: Array.from(masks, (mask) => model.featuresOf(mask)),
       };
     },
   );

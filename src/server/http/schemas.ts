@@ -59,6 +59,7 @@ export const PredictRequest = Type.Object({ features: Features }, { additionalPr
 export type PredictRequest = Static<typeof PredictRequest>;
 
 const Probabilities = Type.Array(Type.Number(), { description: "The probability of each class, in the model's class order" });
+const FeatureNames = Type.Array(Type.String(), { description: `Feature names (${FEATURE_LIST})` });
 
 export const PredictResponse = Type.Object(
   {
@@ -68,8 +69,13 @@ export const PredictResponse = Type.Object(
     species: Type.Union([Type.String(), Type.Array(Type.String())], { description: "The species name(s)" }),
     probabilities: Type.Union([Probabilities, Type.Array(Probabilities)]),
     model_version: Type.String({ description: "The version of the model that answered" }),
+    out_of_range: Type.Union([FeatureNames, Type.Array(FeatureNames)], {
+      description:
+        "The features whose measurement lies outside the range the model was trained on (its training [min, max]), " +
+        "in model order; empty when all are within it. The prediction stands, but the model is extrapolating there.",
+    }),
   },
-  { description: "With a batch, every key holds one entry per row, in order" },
+  { description: "With a batch, every key but model_version holds one entry per row, in order" },
 );
 
 // ---- Open Inference Protocol (REST) -----------------------------------------
@@ -95,7 +101,7 @@ const InputTensor = Type.Object({
 });
 
 const RequestedOutput = Type.Object({
-  name: Type.String({ description: "predict, predict_proba, species, or output-0 (= predict)" }),
+  name: Type.String({ description: "predict, predict_proba, species, out_of_range, or output-0 (= predict)" }),
   parameters: Type.Optional(Parameters),
 });
 
@@ -115,7 +121,7 @@ const OutputTensor = Type.Object({
   shape: Shape,
   datatype: Datatype,
   parameters: Type.Optional(Parameters),
-  data: Type.Optional(Type.Array(Type.Union([Type.Number(), Type.String()]), { description: "Flat, row-major" })),
+  data: Type.Optional(Type.Array(Type.Union([Type.Number(), Type.String(), Type.Boolean()]), { description: "Flat, row-major" })),
 });
 
 export const InferResponse = Type.Object({

@@ -6,11 +6,16 @@
  * TypeBox schemas produce the OpenAPI document, so it cannot drift) and
  * has the close semantics a graceful drain needs.
  *
+ * With metrics on, `GET /metrics` serves them (./metrics-route.ts).
+ *
  * Every body is read as bytes and parsed here, whatever its Content-Type:
  * a JSON body sent without `-H "Content-Type: application/json"` (what
  * `curl -d` does) is still read, and a body using the binary tensor data
  * extension (`Inference-Header-Content-Length`) is split into its JSON
  * object and its binary part. A body over the limit is answered 413.
+ *
+ * `/` is the web console (./console/): the model card, a try-it form, batch
+ * predictions from a CSV file and live traffic, for people.
  */
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -31,10 +36,14 @@ import { formatAddress, listenError } from "../grpc/server.js";
 import { INFERENCE_HEADER, splitBody } from "./binary.js";
 import type { CallStage } from "../calls.js";
 import type { InflightBytes } from "../limits.js";
+import type { PredictionRecorder } from "../metrics/recorder.js";
+import type { ServerMetrics } from "../metrics/server-metrics.js";
 import { registerCalls } from "./calls.js";
 import { emptyBody, errorHandler } from "./errors.js";
+import { consoleRoutes } from "./console/routes.js";
 import { ANSWERED_WHILE_DRAINING, BINARY_ROUTES, inferenceRoutes } from "./inference-routes.js";
 import { fastifyLimitOptions, nodeServerOptions, registerLimits, type HttpLimits } from "./limits.js";
+import { METRICS_ROUTE, metricsRoute } from "./metrics-route.js";
 import { predictRoute } from "./predict-route.js";
 import { ErrorBody } from "./schemas.js";
 
@@ -65,8 +74,14 @@ export interface HttpServerOptions {
   inflight: InflightBytes;
   /** The per-call stages (see ../calls.ts), run for every request on the port. */
   stages: readonly CallStage[];
+  /** Hears every prediction (metrics). */
+  recorder: PredictionRecorder;
+  /** Served at `GET /metrics`; no such route when absent. */
+  metrics: ServerMetrics | undefined;
   /** HTTPS with this PEM certificate chain and key; plain HTTP when absent. */
   tls: { cert: Buffer; key: Buffer } | undefined;
+  /** The gRPC port, as the web console's snippets give it (50051 when absent). */
+  grpcPort?: number | undefined;
 }
 
 export interface HttpServer {
@@ -141,11 +156,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   // longer listens) instead of sending more on a kept-alive one, and a
   // request that still arrives on an open connection is answered 503,
   // except by the routes that report health: they answer for themselves
-  // (live 200, ready 503 {"ready": false}).
+  // (live 200, ready 503 {"ready": false}), and /metrics.
   app.addHook("onRequest", async (request, reply) => {
     if (!readiness.draining) return;
     void reply.header("connection", "close");
-    if (!ANSWERED_WHILE_DRAINING.has(request.routeOptions.url ?? "")) {
+    const route = request.routeOptions.url ?? "";
+    if (!ANSWERED_WHILE_DRAINING.has(route) && route !== METRICS_ROUTE) {
       throw new IrisError(Code.UNAVAILABLE, "the server is shutting down; retry the request on another instance");
     }
   });
@@ -169,12 +185,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         title: "iris-serve HTTP API",
         description:
           "The Iris classifier over HTTP: the original POST /predict, and the Open Inference Protocol (KServe V2) REST binding. " +
-          "Errors answer {\"error\": \"...\"} with the offending fields in `violations` when the request was invalid.",
+          "Errors answer {\"error\": \"...\"} with the offending fields in `violations` when the request was invalid. " +
+          "The [web console](/) shows the model card, lets you try the model and shows live traffic.",
         version: options.serverVersion,
       },
       tags: [
         { name: "predict", description: "The original project's route" },
         { name: "open inference protocol", description: "KServe V2 / Open Inference Protocol, REST binding" },
+        ...(options.metrics ? [{ name: "operations", description: "Monitoring" }] : []),
       ],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -183,6 +201,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
   predictRoute(app, options);
   inferenceRoutes(app, { ...options, binaryPart: (body) => binaryParts.get(body) });
+  if (options.metrics) metricsRoute(app, options.metrics);
+  await consoleRoutes(app, options);
   app.get("/openapi.json", { schema: { hide: true } }, () => app.swagger());
 
   let port: number;

@@ -7,12 +7,22 @@
  *
  * The model takes one input tensor [N, 4] of any numeric datatype and any
  * name, the four measurements in FEATURES order, or four tensors named after
- * the features, each [N] or [N, 1]. It has three outputs: `predict` (INT64
- * [N], the class index), `predict_proba` (FP64 [N, classes]) and `species`
- * (BYTES [N]); `output-0` is another name of `predict` (KServe's runtimes
- * call their first output so, and its clients ask for it by that name).
+ * the features, each [N] or [N, 1]. It has three prediction outputs,
+ * answered when a request names no output: `predict` (INT64 [N], the class
+ * index), `predict_proba` (FP64 [N, classes]) and `species` (BYTES [N]);
+ * `output-0` is another name of `predict` (KServe's runtimes call their
+ * first output so, and its clients ask for it by that name).
+ *
+ * Out of training range: a fourth output, `out_of_range` (BOOL [N, 4], in
+ * the input's feature order: true where that measurement lies outside the
+ * feature's [min, max] in the training data), is answered when asked for by
+ * name, so answers that do not ask stay exactly as they were. Whether asked
+ * or not, an answer in which any row is out of range carries the response
+ * parameter `out_of_range_rows` (INT64, how many rows), so a caller learns
+ * of it and can ask for the output.
  */
 import { Code, IrisError } from "../../errors.js";
+import type { PredictionRecorder } from "../metrics/recorder.js";
 import type { ServedModel } from "../served-model.js";
 import { FLOWER_FIELDS } from "../served-model.js";
 import { invalidField, readColumns, readMatrix } from "../validate.js";
@@ -30,8 +40,13 @@ export const EXTENSIONS = ["binary_tensor_data"] as const;
 /** The name of the input tensor in ModelMetadata (any name is accepted). */
 const INPUT_NAME = "input-0";
 
+/** The outputs answered when a request names none. */
 const OUTPUTS = ["predict", "predict_proba", "species"] as const;
-type OutputKind = (typeof OUTPUTS)[number];
+/** Answered only when asked for by name. */
+const OUT_OF_RANGE = "out_of_range";
+type OutputKind = (typeof OUTPUTS)[number] | typeof OUT_OF_RANGE;
+/** The response parameter that counts the rows out of range (absent when there are none). */
+export const OUT_OF_RANGE_ROWS = "out_of_range_rows";
 /** Other names of outputs. */
 const ALIASES: Readonly<Record<string, OutputKind>> = { "output-0": "predict" };
 
@@ -80,12 +95,15 @@ export interface InferenceRequest {
 export type OutputTensor =
   | { name: string; kind: "predict"; datatype: "INT64"; shape: number[]; classIndices: Int32Array }
   | { name: string; kind: "predict_proba"; datatype: "FP64"; shape: number[]; probabilities: Float64Array }
-  | { name: string; kind: "species"; datatype: "BYTES"; shape: number[]; classIndices: Int32Array; classes: readonly string[] };
+  | { name: string; kind: "species"; datatype: "BYTES"; shape: number[]; classIndices: Int32Array; classes: readonly string[] }
+  | { name: string; kind: "out_of_range"; datatype: "BOOL"; shape: number[]; flags: Uint8Array };
 
 export interface InferenceResult {
   modelName: string;
   modelVersion: string;
   rows: number;
+  /** How many rows have a measurement outside the training range. */
+  outOfRangeRows: number;
   outputs: OutputTensor[];
 }
 
@@ -116,6 +134,7 @@ export function modelMetadata(served: ServedModel, modelName: string): ModelMeta
       { name: "predict", datatype: "INT64", shape: [-1] },
       { name: "predict_proba", datatype: "FP64", shape: [-1, k] },
       { name: "species", datatype: "BYTES", shape: [-1] },
+      { name: OUT_OF_RANGE, datatype: "BOOL", shape: [-1, FEATURES.length] },
     ],
   };
 }
@@ -136,10 +155,10 @@ function requestedOutputs(names: readonly string[]): { kind: OutputKind; name: s
   if (names.length === 0) return OUTPUTS.map((kind) => ({ kind, name: kind }));
   const seen = new Set<string>();
   return names.map((name, i) => {
-    const kind = (OUTPUTS as readonly string[]).includes(name) ? (name as OutputKind) : ALIASES[name];
+    const kind = (OUTPUTS as readonly string[]).includes(name) || name === OUT_OF_RANGE ? (name as OutputKind) : ALIASES[name];
     if (kind === undefined) {
       throw invalidField(
-        `outputs[${i}].name ${JSON.stringify(name)} is not an output of this model (${OUTPUTS.join(", ")}; output-0 is predict)`,
+        `outputs[${i}].name ${JSON.stringify(name)} is not an output of this model (${OUTPUTS.join(", ")}, ${OUT_OF_RANGE}; output-0 is predict)`,
         `outputs[${i}].name`,
       );
     }
@@ -212,8 +231,29 @@ function readInputs(served: ServedModel, inputs: readonly InferInput[], maxBatch
   return { x, rows };
 }
 
-/** Runs the model on the request's inputs and builds the outputs asked for, in the order asked. */
-export function infer(served: ServedModel, modelName: string, request: InferenceRequest, maxBatchRows: number): InferenceResult {
+/** The out-of-range masks (model feature order) as flags [rows, 4] in the input's feature order. */
+function outOfRangeFlags(served: ServedModel, masks: Uint32Array, rows: number): Uint8Array {
+  const flags = new Uint8Array(rows * FEATURES.length);
+  const columns = served.columns;
+  for (let r = 0; r < rows; r++) {
+    const mask = masks[r]!;
+    if (mask === 0) continue;
+    for (let j = 0; j < FEATURES.length; j++) flags[r * FEATURES.length + j] = (mask >>> columns[j]!) & 1;
+  }
+  return flags;
+}
+
+/**
+ * Runs the model on the request's inputs and builds the outputs asked for,
+ * in the order asked; `recorder` hears the predictions.
+ */
+export function infer(
+  served: ServedModel,
+  modelName: string,
+  request: InferenceRequest,
+  maxBatchRows: number,
+  recorder: PredictionRecorder,
+): InferenceResult {
   const wanted = requestedOutputs(request.outputs);
   if (request.inputs.length === 0) throw invalidField(`the request has no inputs; the model takes ${INPUT_FORMS}`, "inputs");
   const { x, rows } = readInputs(served, request.inputs, maxBatchRows);
@@ -222,6 +262,9 @@ export function infer(served: ServedModel, modelName: string, request: Inference
   const classIndices = new Int32Array(rows);
   const probabilities = wanted.some((w) => w.kind === "predict_proba") ? new Float64Array(rows * k) : undefined;
   model.predictBatch(x, rows, classIndices, probabilities);
+  const masks = new Uint32Array(rows);
+  const outOfRangeRows = model.outOfRangeBatch(x, rows, masks);
+  recorder.predictedBatch(model, classIndices, rows, outOfRangeRows > 0 ? masks : undefined);
   const outputs = wanted.map(({ kind, name }): OutputTensor => {
     switch (kind) {
       case "predict":
@@ -230,7 +273,9 @@ export function infer(served: ServedModel, modelName: string, request: Inference
         return { name, kind, datatype: "FP64", shape: [rows, k], probabilities: probabilities! };
       case "species":
         return { name, kind, datatype: "BYTES", shape: [rows], classIndices, classes: model.classes };
+      case "out_of_range":
+        return { name, kind, datatype: "BOOL", shape: [rows, FEATURES.length], flags: outOfRangeFlags(served, masks, rows) };
     }
   });
-  return { modelName, modelVersion: model.version, rows, outputs };
+  return { modelName, modelVersion: model.version, rows, outOfRangeRows, outputs };
 }
