@@ -20,7 +20,7 @@ export function grpcFrame(message: Uint8Array, compressed = false): Buffer {
 }
 
 /** Request headers of a gRPC call to `path` (e.g. `/iris.v1.IrisService/Predict`). */
-export function grpcHeaders(path: string, extra: Record<string, string> = {}): Record<string, string> {
+function grpcHeaders(path: string, extra: Record<string, string> = {}): Record<string, string> {
   return { ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...extra };
 }
 
@@ -41,7 +41,7 @@ export interface RawAnswer {
  * trailers. It is complete when the server ends its side (even while the
  * request is still open: the stream is then closed) or the stream closes.
  */
-export function answerOf(stream: ClientHttp2Stream): Promise<RawAnswer> {
+function answerOf(stream: ClientHttp2Stream): Promise<RawAnswer> {
   const chunks: Buffer[] = [];
   const headers: Record<string, unknown> = {};
   stream.on("response", (h) => Object.assign(headers, h));
@@ -98,11 +98,6 @@ export function stalledCall(session: ClientHttp2Session, path: string, body: Buf
   const first = once(stream, "response").then(([h]) => ({ ...(h as Record<string, unknown>) }));
   stream.end(body);
   return { stream, headers: first, read: () => answerOf(stream) };
-}
-
-/** Resolves once the server has read everything sent before (a PING is answered in order). */
-export function roundTrip(session: ClientHttp2Session): Promise<void> {
-  return new Promise((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
 }
 
 export interface PausableSession {

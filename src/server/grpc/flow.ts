@@ -149,6 +149,9 @@ class FlowCall implements ServerInterceptingCallInterface {
   }
 
   sendMessage(message: unknown, callback: () => void): void {
+    // A unary request has been handled once its answer is sent: its bytes are
+    // free now, not when a client that does not read lets the status through.
+    if (!this.#requestStream) this.#end();
     const connection = this.#connection;
     if (connection === undefined) return this.#next.sendMessage(message, callback);
     const write = { bytes: 0, done: false };
