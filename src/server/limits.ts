@@ -36,8 +36,9 @@ const PROBE_METHODS: ReadonlySet<string> = new Set([
   "inference.GRPCInferenceService/ModelReady",
 ]);
 
-/** HTTP routes (as declared) that report health or readiness. */
+/** HTTP routes (as declared) that report health or readiness, and the metrics scrape. */
 const PROBE_ROUTES: ReadonlySet<string> = new Set([
+  "/metrics",
   "/v2/health/live",
   "/v2/health/ready",
   "/v2/models/:name/ready",
@@ -46,8 +47,9 @@ const PROBE_ROUTES: ReadonlySet<string> = new Set([
 
 /**
  * Whether a call is a health or readiness probe: grpc.health.v1 and the
- * Open Inference Protocol's live and ready methods and routes. Probes are
- * never authenticated, shed or counted against the limits.
+ * Open Inference Protocol's live and ready methods and routes, and the
+ * Prometheus scrape of GET /metrics. Probes are never authenticated, shed
+ * or counted against the limits.
  */
 export function isProbe(call: CallKind): boolean {
   return call.api === "grpc" ? PROBE_METHODS.has(`${call.service}/${call.method}`) : PROBE_ROUTES.has(call.method);

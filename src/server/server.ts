@@ -54,7 +54,7 @@ export interface IrisServerOptions {
   maxConnectionAgeMs?: number;
   maxConnectionAgeGraceMs?: number;
   /** TLS for both ports: grpc-js credentials and the PEMs they were made of. */
-  tls?: { credentials: ServerCredentials; pem: { cert: Buffer; key: Buffer } } | undefined;
+  tls?: { credentials: ServerCredentials; pem: { cert: Buffer; key: Buffer; clientCa?: Buffer | undefined } } | undefined;
   /** The per-call stages (see ./calls.ts), run for every call on both ports. */
   stages?: readonly CallStage[];
   /** The limits of both ports; each one left out is the configuration's default (../config.ts). */
@@ -153,6 +153,7 @@ export async function startIrisServer(options: IrisServerOptions): Promise<IrisS
     maxConnectionAgeMs: options.maxConnectionAgeMs ?? 0,
     maxConnectionAgeGraceMs: options.maxConnectionAgeGraceMs ?? DEFAULT_MAX_CONNECTION_AGE_GRACE_MS,
     credentials: options.tls?.credentials,
+    clientTls: options.tls?.pem.clientCa !== undefined ? options.tls.pem : undefined,
     limits,
     inflight,
     stages,

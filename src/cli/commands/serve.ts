@@ -12,10 +12,11 @@ import { createLogger } from "../../logger.js";
 import { createRequire } from "node:module";
 import { resolveModelPath } from "../../model/index.js";
 import { accessLog } from "../../server/access-log.js";
+import { authStage, TokenFile } from "../../server/auth.js";
 import { ModelHolder } from "../../server/model-holder.js";
 import { ModelReloader } from "../../server/model-reloader.js";
 import { routeGrpcLogs } from "../../server/grpc/server.js";
-import { startIrisServer } from "../../server/server.js";
+import { startIrisServer, type ServerLimits } from "../../server/server.js";
 import { ReloadSignal, ShutdownSignals } from "../../server/signals.js";
 import { loadServerTls, type ServerTls } from "../../server/tls.js";
 import { ExitCode, parseFlags, type Command } from "../command.js";
@@ -57,6 +58,19 @@ export const serve: Command = {
     line("maxConnectionAgeGraceMs", "MS", "Then let their calls finish this long"),
     line("tlsCertPath", "FILE", "Serve TLS with this PEM certificate chain", "default: plaintext"),
     line("tlsKeyPath", "FILE", "The certificate's PEM private key", "required with --tls-cert"),
+    line("tlsClientCaPath", "FILE", "Require client certificates signed by this PEM CA (mTLS)", "default: none asked"),
+    line("tokenFile", "FILE", "Require a bearer token listed in this file, one a line", "default: none asked"),
+    line("maxConnections", "N", "Open connections per port; further ones are closed"),
+    line("maxConcurrentStreams", "N", "Calls at once on one gRPC connection"),
+    line("maxConcurrentCalls", "N", "Calls at once in the process; further ones are shed"),
+    line("maxInflightBytes", "N", "Request bytes in progress in the process; beyond, shed"),
+    line("maxUnreadBytesPerConnection", "N", "Unread answer bytes before a connection's calls are refused"),
+    line("maxUnreadBytes", "N", "Unread answer bytes in all before the worst reader is closed"),
+    line("requestTimeoutMs", "MS", "Time a request may take to arrive in full"),
+    line("idleTimeoutMs", "MS", "Close a gRPC connection without calls this long; 0 = never"),
+    line("keepaliveTimeMs", "MS", "Ping each gRPC connection this often; 0 = never"),
+    line("keepaliveTimeoutMs", "MS", "Close a connection whose ping is not answered within this"),
+    line("httpKeepAliveTimeoutMs", "MS", "Close an idle HTTP keep-alive connection after this"),
     line("modelPollIntervalMs", "DURATION|off", "Check the model file this often (500ms, 2s)", "default 2s"),
     line("metrics", "on|off", "Prometheus metrics at GET /metrics", "default on"),
     `  --${SETTINGS.accessLog.flag.padEnd(34)}One JSON line per call (${SETTINGS.accessLog.env}=true, default off)`,
@@ -84,6 +98,7 @@ export const serve: Command = {
     routeGrpcLogs(logger);
 
     const signals = new ShutdownSignals(logger);
+    let tokens: TokenFile | undefined;
     const reloadSignal = new ReloadSignal(logger);
     try {
       logger.debug({ model: config.modelPath, tls: config.tlsCertPath !== undefined }, "starting");
@@ -96,16 +111,32 @@ export const serve: Command = {
         pollIntervalMs: config.modelPollIntervalMs,
         modelName: config.modelName,
       });
-      const [{ model }, tls] = await Promise.all([
+      const [{ model }, tls, tokenFile] = await Promise.all([
         reloader.load(),
         config.tlsCertPath !== undefined && config.tlsKeyPath !== undefined
-          ? loadServerTls(config.tlsCertPath, config.tlsKeyPath)
+          ? loadServerTls(config.tlsCertPath, config.tlsKeyPath, config.tlsClientCaPath)
           : undefined,
+        config.tokenFile !== undefined ? TokenFile.open(config.tokenFile, logger) : undefined,
       ]);
+      tokens = tokenFile;
+      const auth = tokens !== undefined || tls?.clientCa !== undefined ? authStage({ tokens, clientCertificates: tls?.clientCa !== undefined }) : undefined;
       if (signals.received !== undefined) {
         logger.info({ signal: signals.received }, "stopped before serving");
         return ExitCode.OK;
       }
+      const limits: ServerLimits = {
+        maxConnections: config.maxConnections,
+        maxConcurrentStreams: config.maxConcurrentStreams,
+        maxConcurrentCalls: config.maxConcurrentCalls,
+        maxInflightBytes: config.maxInflightBytes,
+        maxUnreadBytesPerConnection: config.maxUnreadBytesPerConnection,
+        maxUnreadBytes: config.maxUnreadBytes,
+        requestTimeoutMs: config.requestTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+        keepaliveTimeMs: config.keepaliveTimeMs,
+        keepaliveTimeoutMs: config.keepaliveTimeoutMs,
+        httpKeepAliveTimeoutMs: config.httpKeepAliveTimeoutMs,
+      };
       const server = await startIrisServer({
         host: config.host,
         port: config.port,
@@ -121,6 +152,8 @@ export const serve: Command = {
         tls,
         metrics: config.metrics,
         stages: config.accessLog ? [accessLog(logger)] : [],
+        limits,
+        auth,
         reloader,
       });
       reloadSignal.handle(() => reloader.reload("SIGHUP"));
@@ -143,6 +176,8 @@ export const serve: Command = {
           modelPollIntervalMs: config.modelPollIntervalMs,
           metrics: config.metrics,
           accessLog: config.accessLog,
+          limits: server.limits,
+          auth: { tokens: tokens === undefined ? false : { file: config.tokenFile, count: tokens.count }, clientCertificates: tls?.clientCa !== undefined },
           tls: tls === undefined ? false : tlsSummary(config.tlsCertPath!, tls),
         },
         "serving",
@@ -154,6 +189,7 @@ export const serve: Command = {
       await signals.stop(server, config.shutdownGraceMs);
       return ExitCode.OK;
     } finally {
+      tokens?.close();
       signals.dispose();
       reloadSignal.dispose();
     }

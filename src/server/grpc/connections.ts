@@ -14,20 +14,28 @@
  *   ends a session's socket with end(), which waits for the client to read
  *   what is left, forever if it never does (after a keepalive timeout, or a
  *   protocol error); such a socket is destroyed after LINGER_MS;
+ * - with mutual TLS, do the TLS handshake itself (HTTP/2 over the TLS
+ *   socket, ALPN h2): it asks for a client certificate verified against the
+ *   client CA but lets a connection without one through, so that health
+ *   and readiness stay reachable; ../auth.ts refuses the other calls of
+ *   such a connection (grpc-js reports a verified certificate only);
  * - destroy every socket still open when a shutdown's grace period ends
  *   (grpc-js's forceShutdown destroys the HTTP/2 sessions, which again only
  *   end() their sockets), so that the process can exit.
  */
 import { createServer, type Server as NetServer, type Socket } from "node:net";
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import type { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "../../logger.js";
 import type { Call, CallStage } from "../calls.js";
 import { shed } from "../limits.js";
 
 /** How long a socket may take to finish closing once HTTP/2 has ended it. */
-export const LINGER_MS = 5_000;
+const LINGER_MS = 5_000;
 /** How often sockets are checked for lingering. */
 const SWEEP_MS = 1_000;
+/** How long a TLS handshake may take (mutual TLS only). */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** At most one "connection refused" log line this often. */
 const DROP_LOG_INTERVAL_MS = 10_000;
 
@@ -68,16 +76,48 @@ export class GrpcConnections {
   readonly #logger: Logger;
   readonly #byPeer = new Map<string, Entry>();
   readonly #net: NetServer;
+  readonly #tls: TlsServer | undefined;
   #unread = 0;
   #sweeper: NodeJS.Timeout | undefined;
   #dropped = 0;
   #droppedLoggedAt = -Infinity;
 
-  /** Listens for connections and injects them into `server` with `credentials`. */
-  constructor(server: Server, credentials: ServerCredentials, limits: ConnectionLimits, logger: Logger) {
+  /**
+   * Listens for connections and injects them into `server` with
+   * `credentials`; with `clientTls`, each is first wrapped in TLS here (and
+   * `credentials` must be insecure).
+   */
+  constructor(
+    server: Server,
+    credentials: ServerCredentials,
+    limits: ConnectionLimits,
+    logger: Logger,
+    clientTls?: { cert: Buffer; key: Buffer; clientCa?: Buffer | undefined },
+  ) {
     this.limits = limits;
     this.#logger = logger;
     const injector = server.createConnectionInjector(credentials);
+    // A tls.Server that listens on nothing: it is handed the accepted sockets.
+    this.#tls =
+      clientTls === undefined
+        ? undefined
+        : createTlsServer({
+            cert: clientTls.cert,
+            key: clientTls.key,
+            ca: clientTls.clientCa,
+            requestCert: true,
+            rejectUnauthorized: false,
+            ALPNProtocols: ["h2"],
+            handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+          });
+    this.#tls?.on("secureConnection", (secure: TLSSocket) => {
+      if (secure.alpnProtocol !== "h2") {
+        secure.destroy();
+        return;
+      }
+      injector.injectConnection(secure);
+    });
+    this.#tls?.on("tlsClientError", (_err, secure: TLSSocket) => secure.destroy());
     this.#net = createServer((socket) => {
       const entry: Entry = { peer: peerOf(socket), socket, unread: 0, open: true, endedAt: undefined };
       this.#byPeer.set(entry.peer, entry);
@@ -85,7 +125,11 @@ export class GrpcConnections {
       // socket error before they listen from ending the process.
       socket.on("error", () => undefined);
       socket.once("close", () => this.#closed(entry));
-      injector.injectConnection(socket);
+      if (this.#tls === undefined) {
+        injector.injectConnection(socket);
+        return;
+      }
+      this.#tls.emit("connection", socket);
     });
     this.#net.maxConnections = limits.maxConnections;
     this.#net.on("drop", () => this.#drop());

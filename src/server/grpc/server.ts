@@ -60,6 +60,11 @@ export interface GrpcServerOptions {
   maxConnectionAgeGraceMs: number;
   /** Transport security; plaintext (insecure) when absent. */
   credentials: ServerCredentials | undefined;
+  /**
+   * TLS that asks for client certificates (mutual TLS): done by the port's
+   * own connections (./connections.ts) instead of `credentials`.
+   */
+  clientTls?: { cert: Buffer; key: Buffer; clientCa?: Buffer | undefined } | undefined;
   /** Connection and call limits (see GrpcLimits). */
   limits: GrpcLimits;
   /** Request bytes in progress, process-wide (shared with the HTTP port). */
@@ -96,10 +101,10 @@ export interface GrpcLimits {
  * turns the check off unless told; this is room enough for the largest
  * answers, far below what the process can hold.
  */
-export const SESSION_MEMORY_MB = 64;
+const SESSION_MEMORY_MB = 64;
 
 /** The grpc-js server options that bound HTTP/2 connections. */
-export function grpcLimitOptions(limits: GrpcLimits): ServerOptions {
+function grpcLimitOptions(limits: GrpcLimits): ServerOptions {
   const options: ServerOptions = {
     "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
     "grpc-node.max_session_memory": SESSION_MEMORY_MB,
@@ -173,7 +178,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     grpcOptions["grpc.max_connection_age_grace_ms"] = options.maxConnectionAgeGraceMs;
   }
   const server = new Server(grpcOptions);
-  const connections = new GrpcConnections(server, options.credentials ?? ServerCredentials.createInsecure(), options.limits, logger);
+  const connections =
+    options.clientTls !== undefined
+      ? new GrpcConnections(server, ServerCredentials.createInsecure(), options.limits, logger, options.clientTls)
+      : new GrpcConnections(server, options.credentials ?? ServerCredentials.createInsecure(), options.limits, logger);
   // The flow interceptor first: grpc-js makes the first the innermost, next to the HTTP/2 stream.
   grpcOptions.interceptors!.push(
     flowInterceptor({

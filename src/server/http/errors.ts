@@ -182,6 +182,7 @@ export function errorHandler(logger: Logger, bodyLimit: number) {
       return reply.code(500).send({ error: "internal error" } satisfies ErrorBody);
     }
     if (error.retryAfterMs !== undefined) void reply.header("retry-after", retryAfterSeconds(error.retryAfterMs));
+    if (error.code === Code.UNAUTHENTICATED) void reply.header("www-authenticate", 'Bearer realm="iris-serve"');
     return reply.code(httpStatus(error)).send(errorBody(error));
   };
 }

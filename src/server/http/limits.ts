@@ -26,15 +26,15 @@ import { Code, IrisError } from "../../errors.js";
 import type { InflightBytes } from "../limits.js";
 
 /** Largest request head (request line and headers), in bytes. */
-export const MAX_HEADER_BYTES = 16 * 1024;
+const MAX_HEADER_BYTES = 16 * 1024;
 /** Most request headers; further ones are dropped by node:http. */
-export const MAX_HEADERS = 100;
+const MAX_HEADERS = 100;
 /** Longest URL path parameter (a model name is at most 253 characters). */
-export const MAX_PARAM_LENGTH = 256;
+const MAX_PARAM_LENGTH = 256;
 /** Most query parameters (no route takes any). */
-export const MAX_QUERY_PARAMETERS = 32;
+const MAX_QUERY_PARAMETERS = 32;
 /** Longest time for a request's headers to arrive (unless the request timeout is shorter). */
-export const HEADERS_TIMEOUT_MS = 10_000;
+const HEADERS_TIMEOUT_MS = 10_000;
 /** How often node:http checks connections for the header and request timeouts. */
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
 

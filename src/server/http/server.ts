@@ -79,7 +79,7 @@ export interface HttpServerOptions {
   /** Served at `GET /metrics`; no such route when absent. */
   metrics: ServerMetrics | undefined;
   /** HTTPS with this PEM certificate chain and key; plain HTTP when absent. */
-  tls: { cert: Buffer; key: Buffer } | undefined;
+  tls: { cert: Buffer; key: Buffer; clientCa?: Buffer | undefined } | undefined;
   /** The gRPC port, as the web console's snippets give it (50051 when absent). */
   grpcPort?: number | undefined;
 }
@@ -143,7 +143,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       // silently removed fields; report every problem, with its value.
       customOptions: { coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: true, verbose: true },
     },
-    ...(options.tls ? { https: { ...nodeServerOptions(options.limits), cert: options.tls.cert, key: options.tls.key } } : {}),
+    ...(options.tls
+      ? {
+          https: {
+            ...nodeServerOptions(options.limits),
+            cert: options.tls.cert,
+            key: options.tls.key,
+            // Mutual TLS: ask for a client certificate, let probes without one through (../auth.ts refuses the rest).
+            ...(options.tls.clientCa !== undefined ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+          },
+        }
+      : {}),
   });
   const app: HttpApp = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
