@@ -100,6 +100,11 @@ export function stalledCall(session: ClientHttp2Session, path: string, body: Buf
   return { stream, headers: first, read: () => answerOf(stream) };
 }
 
+/** Resolves once the server has read everything sent before (a PING is answered in order). */
+export function roundTrip(session: ClientHttp2Session): Promise<void> {
+  return new Promise((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
+}
+
 export interface PausableSession {
   session: ClientHttp2Session;
   /** The TCP socket underneath. */

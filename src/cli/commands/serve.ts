@@ -17,7 +17,7 @@ import { ModelHolder } from "../../server/model-holder.js";
 import { ModelReloader } from "../../server/model-reloader.js";
 import { routeGrpcLogs } from "../../server/grpc/server.js";
 import { startIrisServer, type ServerLimits } from "../../server/server.js";
-import { ReloadSignal, ShutdownSignals } from "../../server/signals.js";
+import { IgnoredSignals, ReloadSignal, ShutdownSignals } from "../../server/signals.js";
 import { loadServerTls, type ServerTls } from "../../server/tls.js";
 import { ExitCode, parseFlags, type Command } from "../command.js";
 
@@ -36,13 +36,18 @@ export const serve: Command = {
     "the Open Inference Protocol's REST binding (/v2/...), /openapi.json and",
     "/docs. At a signal it stops gracefully: readiness turns false (health",
     "NOT_SERVING, /v2/health/ready 503), new connections are refused and calls",
-    "in flight get the grace period to finish. The model is reloaded, without",
+    "in flight get the grace period to finish; then every connection still",
+    "open is closed, whatever its client does, and the process exits 0.",
+    "SIGUSR1 and SIGUSR2 are logged and ignored. The model is reloaded, without",
     "a restart, when its file changes and on SIGHUP: the new file is fully",
     "checked first, and a bad one is refused while the old model keeps serving.",
     "GET /metrics on the HTTP port serves Prometheus metrics. Logs are JSON",
     'lines on stdout; the first info line ("serving") gives the addresses, the',
     "bound ports and the model version. Flags override the environment",
-    "variables in brackets.",
+    "variables in brackets. Limits, tokens and mutual TLS: docs/security.md.",
+    "",
+    "Exit codes: 0 stopped by a signal; 1 could not start (bad model,",
+    "configuration or TLS file, port in use).",
     "",
     "Options:",
     line("host", "HOST", "Interface to listen on"),
@@ -100,6 +105,7 @@ export const serve: Command = {
     const signals = new ShutdownSignals(logger);
     let tokens: TokenFile | undefined;
     const reloadSignal = new ReloadSignal(logger);
+    const ignoredSignals = new IgnoredSignals(logger);
     try {
       logger.debug({ model: config.modelPath, tls: config.tlsCertPath !== undefined }, "starting");
       const modelPath = await resolveModelPath(config.modelPath);
@@ -192,6 +198,7 @@ export const serve: Command = {
       tokens?.close();
       signals.dispose();
       reloadSignal.dispose();
+      ignoredSignals.dispose();
     }
   },
 };
