@@ -49,7 +49,12 @@ function answerOf(stream: ClientHttp2Stream): Promise<RawAnswer> {
   stream.on("data", (c: Buffer) => chunks.push(c));
   stream.on("error", () => undefined);
   const ended = new Promise<void>((resolve) => {
-    stream.once("end", resolve);
+    // A request still open is closed by the client once the answer has ended;
+    // one already sent in full closes by itself (resetting every stream would
+    // look like an HTTP/2 rapid-reset attack, and the server would end the session).
+    stream.once("end", () => {
+      if (!stream.writableEnded) resolve();
+    });
     stream.once("close", resolve);
   });
   return ended.then(() => {
