@@ -71,6 +71,7 @@ describe("a Python grpcio client built from the specification's proto", () => {
         { name: "predict", datatype: "INT64", shape: ["-1"] },
         { name: "predict_proba", datatype: "FP64", shape: ["-1", "3"] },
         { name: "species", datatype: "BYTES", shape: ["-1"] },
+        { name: "out_of_range", datatype: "BOOL", shape: ["-1", "4"] },
       ],
       properties: {
         classes: "setosa,versicolor,virginica",

@@ -16,7 +16,7 @@ const WINDOW_MS = 5 * 60_000;
 const TILE_MS = 30_000;
 const WIDTH = 320;
 const HEIGHT = 130;
-const PAD = { left: 44, right: 8, top: 10, bottom: 20 };
+const PAD = { left: 56, right: 8, top: 10, bottom: 20 };
 
 /** A model swap seen in the metrics. */
 interface Mark {

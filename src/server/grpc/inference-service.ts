@@ -28,13 +28,11 @@ import {
   OUT_OF_RANGE_ROWS,
   SERVER_NAME,
   type InferInput,
+  outputBytes,
   type OutputTensor,
 } from "../oip/inference.js";
 import {
-  bytesElements,
   contentsPath,
-  fp64Bytes,
-  int64Bytes,
   numbersFromBytes,
   numbersFromContents,
   tensorIndex,
@@ -119,19 +117,6 @@ function contentsOf(output: OutputTensor): InferTensorContents {
   }
 }
 
-function rawOf(output: OutputTensor): Buffer {
-  switch (output.kind) {
-    case "predict":
-      return int64Bytes(output.classIndices);
-    case "predict_proba":
-      return fp64Bytes(output.probabilities);
-    case "species":
-      return bytesElements(Array.from(output.classIndices, (c) => output.classes[c]!));
-    case "out_of_range":
-      return Buffer.from(output.flags.buffer, output.flags.byteOffset, output.flags.byteLength);
-  }
-}
-
 export function createInferenceService(options: InferenceServiceOptions): GRPCInferenceServiceServer {
   const { readiness, logger } = options;
   const nameOf = (served: { model: { artifact: { name: string } } }): string => options.modelName ?? served.model.artifact.name;
@@ -164,7 +149,7 @@ export function createInferenceService(options: InferenceServiceOptions): GRPCIn
         ...(result.outOfRangeRows > 0 ? { [OUT_OF_RANGE_ROWS]: { int64Param: result.outOfRangeRows } } : {}),
       },
       outputs,
-      rawOutputContents: raw ? result.outputs.map(rawOf) : [],
+      rawOutputContents: raw ? result.outputs.map(outputBytes) : [],
     };
   };
 

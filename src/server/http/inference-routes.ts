@@ -17,12 +17,10 @@ import {
   OUT_OF_RANGE_ROWS,
   SERVER_NAME,
   type InferInput,
+  outputBytes,
   type OutputTensor,
 } from "../oip/inference.js";
 import {
-  bytesElements,
-  fp64Bytes,
-  int64Bytes,
   jsonElementPath,
   numbersFromBytes,
   numbersFromJson,
@@ -85,20 +83,6 @@ function jsonData(output: OutputTensor): (number | string | boolean)[] {
       return Array.from(output.classIndices, (c) => output.classes[c]!);
     case "out_of_range":
       return Array.from(output.flags, (f) => f === 1);
-  }
-}
-
-/** An output tensor as the binary extension's bytes. */
-function binaryData(output: OutputTensor): Buffer {
-  switch (output.kind) {
-    case "predict":
-      return int64Bytes(output.classIndices);
-    case "predict_proba":
-      return fp64Bytes(output.probabilities);
-    case "species":
-      return bytesElements(Array.from(output.classIndices, (c) => output.classes[c]!));
-    case "out_of_range":
-      return Buffer.from(output.flags.buffer, output.flags.byteOffset, output.flags.byteLength);
   }
 }
 
@@ -234,7 +218,7 @@ export function inferenceRoutes(app: HttpApp, options: InferenceRoutesOptions): 
       const binary = typeof asked === "boolean" ? asked : allBinary;
       const { name, datatype, shape } = output;
       if (!binary) return { name, datatype, shape, data: jsonData(output) };
-      const bytes = binaryData(output);
+      const bytes = outputBytes(output);
       binaries.push(bytes);
       return { name, datatype, shape, parameters: { binary_data_size: bytes.length } };
     });

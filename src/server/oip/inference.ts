@@ -26,7 +26,7 @@ import type { PredictionRecorder } from "../metrics/recorder.js";
 import type { ServedModel } from "../served-model.js";
 import { FLOWER_FIELDS } from "../served-model.js";
 import { invalidField, readColumns, readMatrix } from "../validate.js";
-import { elementCount, numericDatatype, type NumericDatatype } from "./tensors.js";
+import { bytesElements, elementCount, fp64Bytes, int64Bytes, numericDatatype, type NumericDatatype } from "./tensors.js";
 
 /** What ServerMetadata calls this server. */
 export const SERVER_NAME = "iris-serve";
@@ -97,6 +97,24 @@ export type OutputTensor =
   | { name: string; kind: "predict_proba"; datatype: "FP64"; shape: number[]; probabilities: Float64Array }
   | { name: string; kind: "species"; datatype: "BYTES"; shape: number[]; classIndices: Int32Array; classes: readonly string[] }
   | { name: string; kind: "out_of_range"; datatype: "BOOL"; shape: number[]; flags: Uint8Array };
+
+/**
+ * An output tensor's elements as bytes, as `raw_output_contents` (gRPC) and
+ * the REST binary tensor extension carry them: little-endian numbers, BOOL
+ * one byte per element, BYTES each element after its 4-byte length.
+ */
+export function outputBytes(output: OutputTensor): Buffer {
+  switch (output.kind) {
+    case "predict":
+      return int64Bytes(output.classIndices);
+    case "predict_proba":
+      return fp64Bytes(output.probabilities);
+    case "species":
+      return bytesElements(Array.from(output.classIndices, (c) => output.classes[c]!));
+    case "out_of_range":
+      return Buffer.from(output.flags.buffer, output.flags.byteOffset, output.flags.byteLength);
+  }
+}
 
 export interface InferenceResult {
   modelName: string;

@@ -33,7 +33,7 @@ section.panel { background: #fff; border-radius: 10px; padding: 16px 18px; margi
 .notice { border-left: 4px solid ${ACCENT}; background: #efedfa; padding: 8px 12px; margin: 12px 0 0; border-radius: 4px; }
 .notice:empty { display: none; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 10px; margin: 0 0 14px; }
-.card { background: #f5f7fa; border-radius: 8px; padding: 10px 12px; }
+.card { background: #f5f7fa; border-radius: 8px; padding: 10px 12px; min-width: 0; overflow-wrap: anywhere; }
 .card .title { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: ${MUTED}; }
 .card .value { font-size: 24px; font-weight: 600; }
 .card .note { font-size: 12px; color: ${MUTED}; }
@@ -51,7 +51,8 @@ tbody tr:nth-child(even) { background: #f8fafc; }
 dl.pairs { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 0; font-size: 14px; }
 dl.pairs dt { color: ${MUTED}; }
 dl.pairs dd { margin: 0; }
-.columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 16px 24px; }
+.columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(300px, 100%), 1fr)); gap: 16px 24px; }
+.columns > * { min-width: 0; }
 .feature { margin: 0 0 12px; }
 .feature .head { display: flex; justify-content: space-between; gap: 8px; align-items: baseline; }
 .feature label { font-weight: 600; }
@@ -88,6 +89,7 @@ td.mismatch { color: ${ERROR}; font-weight: 600; }
 td.flagged { color: ${WARN}; }
 .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: 10px; margin: 0 0 12px; }
 .tiles .card .value { font-size: 20px; }
+.tiles [data-tile=model] .value { font: 600 16px/1.6 ui-monospace, SFMono-Regular, Menlo, monospace; }
 .live-charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 16px; }
 .live-charts svg { width: 100%; height: auto; background: #fbfcfd; border: 1px solid ${LINE}; border-radius: 6px; }
 svg .series { fill: none; stroke: ${ACCENT}; stroke-width: 2; }
@@ -103,4 +105,5 @@ svg .reload-mark { stroke: ${WARN}; stroke-width: 1.5; stroke-dasharray: 3 3; }
   header.top .inner, main { padding: 10px; }
   section.panel { padding: 12px; }
   .bars li { grid-template-columns: 6.5em 1fr 4em; }
+  th, td { padding: 4px 6px; }
 }`;
