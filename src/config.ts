@@ -44,6 +44,40 @@ export interface ServerConfig {
   readonly tlsCertPath: string | undefined;
   /** PEM private key of tlsCertPath's certificate. */
   readonly tlsKeyPath: string | undefined;
+  /**
+   * PEM CA certificate(s) that client certificates must chain to (mutual
+   * TLS; needs tlsCertPath): calls without a verified client certificate
+   * are refused (UNAUTHENTICATED / 401), except health and readiness.
+   */
+  readonly tlsClientCaPath: string | undefined;
+  /**
+   * File of bearer tokens, one a line (reread when it changes): calls without
+   * one of them are refused (UNAUTHENTICATED / 401), except health and
+   * readiness.
+   */
+  readonly tokenFile: string | undefined;
+  /** Open connections per port; further ones are closed at once. */
+  readonly maxConnections: number;
+  /** Calls at once on one gRPC connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly maxConcurrentStreams: number;
+  /** Calls in progress at once, both ports together (health and readiness aside); further ones are shed. */
+  readonly maxConcurrentCalls: number;
+  /** Request bytes being received or handled at once, both ports together; beyond, calls are shed. */
+  readonly maxInflightBytes: number;
+  /** Answer bytes a gRPC connection has not read yet above which its new calls are refused. */
+  readonly maxUnreadBytesPerConnection: number;
+  /** Answer bytes not read yet by all gRPC connections together above which the worst reader is disconnected. */
+  readonly maxUnreadBytes: number;
+  /** How long a request may take to arrive in full (gRPC message, HTTP headers and body). */
+  readonly requestTimeoutMs: number;
+  /** A gRPC connection without calls for this long is closed (GOAWAY); 0 = never. */
+  readonly idleTimeoutMs: number;
+  /** How often the server pings each gRPC connection; 0 = never. */
+  readonly keepaliveTimeMs: number;
+  /** A gRPC connection that does not answer a ping within this is closed. */
+  readonly keepaliveTimeoutMs: number;
+  /** An HTTP keep-alive connection idle for this long is closed. */
+  readonly httpKeepAliveTimeoutMs: number;
   /** How often the model file is checked for a new model, in milliseconds; 0: never (SIGHUP still reloads). */
   readonly modelPollIntervalMs: number;
   /** Count calls and predictions, and serve them at `GET /metrics` on the HTTP port. */
@@ -60,6 +94,8 @@ export interface ServerConfig {
 export const DEFAULT_MAX_BATCH_ROWS = 100_000;
 /** 8 MiB: room for a full 100 000-row batch (~3.8 MB) with margin. */
 export const DEFAULT_MAX_RECEIVE_BYTES = 8 * 1024 * 1024;
+
+const MIB = 1024 * 1024;
 
 /** The model artifact looked for in the working directory when no path is given. */
 export const DEFAULT_MODEL_PATH = "artifacts/model.json";
@@ -117,6 +153,21 @@ export const DEFAULTS: ServerConfig = Object.freeze({
   maxConnectionAgeGraceMs: 10_000,
   tlsCertPath: undefined,
   tlsKeyPath: undefined,
+  tlsClientCaPath: undefined,
+  tokenFile: undefined,
+  // The limits below keep a pod with a 256 MiB memory limit (V8 heap 192 MB)
+  // alive whatever clients do; docs/security.md gives the reasoning.
+  maxConnections: 500,
+  maxConcurrentStreams: 100,
+  maxConcurrentCalls: 256,
+  maxInflightBytes: 32 * MIB,
+  maxUnreadBytesPerConnection: 8 * MIB,
+  maxUnreadBytes: 32 * MIB,
+  requestTimeoutMs: 30_000,
+  idleTimeoutMs: 300_000,
+  keepaliveTimeMs: 30_000,
+  keepaliveTimeoutMs: 10_000,
+  httpKeepAliveTimeoutMs: 5_000,
   modelPollIntervalMs: 2_000,
   metrics: true,
   accessLog: false,
@@ -124,6 +175,8 @@ export const DEFAULTS: ServerConfig = Object.freeze({
 
 /** Longest max connection age and age grace period: one day. */
 const MAX_CONNECTION_AGE_LIMIT_MS = 86_400_000;
+/** Longest request, idle and keepalive timeout: one day. */
+const TIMEOUT_LIMIT_MS = 86_400_000;
 
 /** Shortest and longest model poll interval: 100 ms, one hour. */
 const MIN_POLL_INTERVAL_MS = 100;
@@ -148,6 +201,19 @@ export const SETTINGS: Readonly<Record<keyof ServerConfig, { flag: string; env: 
   maxConnectionAgeGraceMs: { flag: "max-connection-age-grace-ms", env: "IRIS_MAX_CONNECTION_AGE_GRACE_MS" },
   tlsCertPath: { flag: "tls-cert", env: "IRIS_TLS_CERT" },
   tlsKeyPath: { flag: "tls-key", env: "IRIS_TLS_KEY" },
+  tlsClientCaPath: { flag: "tls-client-ca", env: "IRIS_TLS_CLIENT_CA" },
+  tokenFile: { flag: "token-file", env: "IRIS_TOKEN_FILE" },
+  maxConnections: { flag: "max-connections", env: "IRIS_MAX_CONNECTIONS" },
+  maxConcurrentStreams: { flag: "max-concurrent-streams", env: "IRIS_MAX_CONCURRENT_STREAMS" },
+  maxConcurrentCalls: { flag: "max-concurrent-calls", env: "IRIS_MAX_CONCURRENT_CALLS" },
+  maxInflightBytes: { flag: "max-inflight-bytes", env: "IRIS_MAX_INFLIGHT_BYTES" },
+  maxUnreadBytesPerConnection: { flag: "max-unread-bytes-per-connection", env: "IRIS_MAX_UNREAD_BYTES_PER_CONNECTION" },
+  maxUnreadBytes: { flag: "max-unread-bytes", env: "IRIS_MAX_UNREAD_BYTES" },
+  requestTimeoutMs: { flag: "request-timeout-ms", env: "IRIS_REQUEST_TIMEOUT_MS" },
+  idleTimeoutMs: { flag: "idle-timeout-ms", env: "IRIS_IDLE_TIMEOUT_MS" },
+  keepaliveTimeMs: { flag: "keepalive-time-ms", env: "IRIS_KEEPALIVE_TIME_MS" },
+  keepaliveTimeoutMs: { flag: "keepalive-timeout-ms", env: "IRIS_KEEPALIVE_TIMEOUT_MS" },
+  httpKeepAliveTimeoutMs: { flag: "http-keep-alive-timeout-ms", env: "IRIS_HTTP_KEEP_ALIVE_TIMEOUT_MS" },
   modelPollIntervalMs: { flag: "model-poll-interval", env: "IRIS_MODEL_POLL_INTERVAL" },
   metrics: { flag: "metrics", env: "IRIS_METRICS" },
   accessLog: { flag: "access-log", env: "IRIS_ACCESS_LOG", switch: true },
@@ -273,6 +339,29 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     );
   }
 
+  const clientCaRaw = raw("tlsClientCaPath");
+  if (clientCaRaw && clientCaRaw.value.trim() === "") throw invalid(clientCaRaw, "the path of a PEM file");
+  if (clientCaRaw && certRaw === undefined) {
+    throw new IrisError(
+      Code.INVALID_ARGUMENT,
+      `${clientCaRaw.source} needs --${SETTINGS.tlsCertPath.flag} and --${SETTINGS.tlsKeyPath.flag}: client certificates are checked over TLS`,
+    );
+  }
+  const tokenRaw = raw("tokenFile");
+  if (tokenRaw && tokenRaw.value.trim() === "") throw invalid(tokenRaw, "the path of a token file");
+
+  const maxReceiveBytes = integer(raw("maxReceiveBytes"), DEFAULTS.maxReceiveBytes, 1024, 2 ** 31 - 1);
+  const inflightRaw = raw("maxInflightBytes");
+  const maxInflightBytes = integer(inflightRaw, DEFAULTS.maxInflightBytes, 1024, Number.MAX_SAFE_INTEGER);
+  if (maxInflightBytes < maxReceiveBytes) {
+    throw new IrisError(
+      Code.INVALID_ARGUMENT,
+      `${inflightRaw?.source ?? `--${SETTINGS.maxInflightBytes.flag}`} (${maxInflightBytes}) must be at least ` +
+        `--${SETTINGS.maxReceiveBytes.flag} (${maxReceiveBytes}): a request of the largest size must fit`,
+    );
+  }
+  const requestTimeoutMs = integer(raw("requestTimeoutMs"), DEFAULTS.requestTimeoutMs, 100, TIMEOUT_LIMIT_MS);
+
   return Object.freeze({
     host,
     port: integer(raw("port"), DEFAULTS.port, 0, 65_535),
@@ -281,7 +370,7 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     modelName,
     maxBatchRows: integer(raw("maxBatchRows"), DEFAULTS.maxBatchRows, 1, 10_000_000),
     // grpc-js takes a signed 32-bit limit.
-    maxReceiveBytes: integer(raw("maxReceiveBytes"), DEFAULTS.maxReceiveBytes, 1024, 2 ** 31 - 1),
+    maxReceiveBytes,
     logLevel: level as LogLevel,
     shutdownGraceMs: integer(raw("shutdownGraceMs"), DEFAULTS.shutdownGraceMs, 0, 10 * 60_000),
     maxConnectionAgeMs: integer(raw("maxConnectionAgeMs"), DEFAULTS.maxConnectionAgeMs, 0, MAX_CONNECTION_AGE_LIMIT_MS),
@@ -293,6 +382,19 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     ),
     tlsCertPath: certRaw?.value,
     tlsKeyPath: keyRaw?.value,
+    tlsClientCaPath: clientCaRaw?.value,
+    tokenFile: tokenRaw?.value,
+    maxConnections: integer(raw("maxConnections"), DEFAULTS.maxConnections, 1, 1_000_000),
+    maxConcurrentStreams: integer(raw("maxConcurrentStreams"), DEFAULTS.maxConcurrentStreams, 1, 1_000_000),
+    maxConcurrentCalls: integer(raw("maxConcurrentCalls"), DEFAULTS.maxConcurrentCalls, 1, 1_000_000),
+    maxInflightBytes,
+    maxUnreadBytesPerConnection: integer(raw("maxUnreadBytesPerConnection"), DEFAULTS.maxUnreadBytesPerConnection, 1024, Number.MAX_SAFE_INTEGER),
+    maxUnreadBytes: integer(raw("maxUnreadBytes"), DEFAULTS.maxUnreadBytes, 1024, Number.MAX_SAFE_INTEGER),
+    requestTimeoutMs,
+    idleTimeoutMs: integer(raw("idleTimeoutMs"), DEFAULTS.idleTimeoutMs, 0, TIMEOUT_LIMIT_MS),
+    keepaliveTimeMs: integer(raw("keepaliveTimeMs"), DEFAULTS.keepaliveTimeMs, 0, TIMEOUT_LIMIT_MS),
+    keepaliveTimeoutMs: integer(raw("keepaliveTimeoutMs"), DEFAULTS.keepaliveTimeoutMs, 100, TIMEOUT_LIMIT_MS),
+    httpKeepAliveTimeoutMs: integer(raw("httpKeepAliveTimeoutMs"), DEFAULTS.httpKeepAliveTimeoutMs, 100, TIMEOUT_LIMIT_MS),
     modelPollIntervalMs: duration(raw("modelPollIntervalMs"), DEFAULTS.modelPollIntervalMs, MIN_POLL_INTERVAL_MS, MAX_POLL_INTERVAL_MS),
     metrics: toggle(raw("metrics"), DEFAULTS.metrics),
     accessLog: toggle(raw("accessLog"), DEFAULTS.accessLog),

@@ -51,17 +51,27 @@ export interface IrisErrorOptions {
   cause?: unknown;
   /** Field-level violations (INVALID_ARGUMENT). */
   violations?: FieldViolation[];
+  /**
+   * The caller may retry after this many milliseconds: the server refused
+   * for now (it is overloaded, or the caller's connection has too much
+   * unread), not for good. Sent as google.rpc.RetryInfo over gRPC and as
+   * `Retry-After` (with 503 rather than 413) over HTTP.
+   */
+  retryAfterMs?: number;
 }
 
 export class IrisError extends Error {
   override readonly name = "IrisError";
   readonly code: Code;
   readonly violations: readonly FieldViolation[];
+  /** When set, retrying after this many milliseconds may succeed (see IrisErrorOptions.retryAfterMs). */
+  readonly retryAfterMs: number | undefined;
 
   constructor(code: Code, message: string, options: IrisErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.violations = options.violations ?? [];
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   /**

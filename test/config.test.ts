@@ -31,6 +31,19 @@ describe("loadConfig", () => {
       modelPollIntervalMs: 2000,
       metrics: true,
       accessLog: false,
+      tlsClientCaPath: undefined,
+      tokenFile: undefined,
+      maxConnections: 500,
+      maxConcurrentStreams: 100,
+      maxConcurrentCalls: 256,
+      maxInflightBytes: 32 * 1024 * 1024,
+      maxUnreadBytesPerConnection: 8 * 1024 * 1024,
+      maxUnreadBytes: 32 * 1024 * 1024,
+      requestTimeoutMs: 30_000,
+      idleTimeoutMs: 300_000,
+      keepaliveTimeMs: 30_000,
+      keepaliveTimeoutMs: 10_000,
+      httpKeepAliveTimeoutMs: 5_000,
     });
     expect(loadConfig()).toEqual(DEFAULTS);
     expect(DEFAULT_MAX_RECEIVE_BYTES).toBeGreaterThan(DEFAULT_MAX_BATCH_ROWS * 38);
@@ -54,6 +67,19 @@ describe("loadConfig", () => {
       IRIS_MODEL_POLL_INTERVAL: "5s",
       IRIS_METRICS: "off",
       IRIS_ACCESS_LOG: "true",
+      IRIS_TLS_CLIENT_CA: "/tls/clients.pem",
+      IRIS_TOKEN_FILE: "/secrets/tokens",
+      IRIS_MAX_CONNECTIONS: "10",
+      IRIS_MAX_CONCURRENT_STREAMS: "11",
+      IRIS_MAX_CONCURRENT_CALLS: "12",
+      IRIS_MAX_INFLIGHT_BYTES: "70000",
+      IRIS_MAX_UNREAD_BYTES_PER_CONNECTION: "2048",
+      IRIS_MAX_UNREAD_BYTES: "4096",
+      IRIS_REQUEST_TIMEOUT_MS: "1000",
+      IRIS_IDLE_TIMEOUT_MS: "0",
+      IRIS_KEEPALIVE_TIME_MS: "0",
+      IRIS_KEEPALIVE_TIMEOUT_MS: "500",
+      IRIS_HTTP_KEEP_ALIVE_TIMEOUT_MS: "700",
     };
     expect(loadConfig({ env })).toEqual({
       host: "127.0.0.1",
@@ -72,6 +98,19 @@ describe("loadConfig", () => {
       modelPollIntervalMs: 5000,
       metrics: false,
       accessLog: true,
+      tlsClientCaPath: "/tls/clients.pem",
+      tokenFile: "/secrets/tokens",
+      maxConnections: 10,
+      maxConcurrentStreams: 11,
+      maxConcurrentCalls: 12,
+      maxInflightBytes: 70000,
+      maxUnreadBytesPerConnection: 2048,
+      maxUnreadBytes: 4096,
+      requestTimeoutMs: 1000,
+      idleTimeoutMs: 0,
+      keepaliveTimeMs: 0,
+      keepaliveTimeoutMs: 500,
+      httpKeepAliveTimeoutMs: 700,
     });
     const config = loadConfig({ env, flags: { port: "0", host: "::", logLevel: "warn", maxBatchRows: undefined } });
     expect(config).toMatchObject({ port: 0, host: "::", logLevel: "warn", maxBatchRows: 500 });
@@ -101,6 +140,15 @@ describe("loadConfig", () => {
     }
     // The flag wins over the variable.
     expect(loadConfig({ env: { IRIS_METRICS: "off" }, flags: { metrics: "on" } }).metrics).toBe(true);
+  });
+
+  it("refuses a client CA without a server certificate, and request bytes in progress below one request", () => {
+    expect(() => loadConfig({ flags: { tlsClientCaPath: "ca.pem" } })).toThrow(
+      "--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked over TLS",
+    );
+    expect(() => loadConfig({ env: { IRIS_MAX_INFLIGHT_BYTES: "2048", IRIS_MAX_RECEIVE_BYTES: "4096" } })).toThrow(
+      "IRIS_MAX_INFLIGHT_BYTES (2048) must be at least --max-receive-bytes (4096): a request of the largest size must fit",
+    );
   });
 
   it("treats an empty variable as unset", () => {

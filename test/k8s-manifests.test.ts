@@ -96,6 +96,25 @@ describe("deploy/k8s manifests", () => {
     expect(env.IRIS_HTTP_PORT).toBe(String(container.ports[1].containerPort));
   });
 
+  it("set every connection, call and memory limit explicitly, within what the pod's memory limit can hold", () => {
+    const [container] = find("Deployment").spec.template.spec.containers;
+    const env = Object.fromEntries(container.env.map((e: Obj) => [e.name, e.value]));
+    const limitEnvs = (
+      [
+        "maxConnections", "maxConcurrentStreams", "maxConcurrentCalls", "maxInflightBytes", "maxUnreadBytesPerConnection",
+        "maxUnreadBytes", "requestTimeoutMs", "idleTimeoutMs", "keepaliveTimeMs", "keepaliveTimeoutMs", "httpKeepAliveTimeoutMs",
+      ] as const
+    ).map((k) => SETTINGS[k].env);
+    expect(Object.keys(env)).toEqual(expect.arrayContaining(limitEnvs));
+    const config = loadConfig({ env });
+    const memoryLimit = 256 * 1024 * 1024;
+    expect(container.resources.limits.memory).toBe("256Mi");
+    // Request bytes in progress and unread answers together take at most a quarter of the pod's memory.
+    expect(config.maxInflightBytes + config.maxUnreadBytes).toBeLessThanOrEqual(memoryLimit / 4);
+    expect(config.idleTimeoutMs).toBeGreaterThan(0);
+    expect(config.keepaliveTimeMs).toBeGreaterThan(0);
+  });
+
   it("select the Deployment's pods from both Services, the PDB and the HPA", () => {
     const deployment = find("Deployment");
     const podLabels = deployment.spec.template.metadata.labels;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { BAD_REQUEST_TYPE_URL, decodeRpcStatus, encodeRpcStatus } from "../src/rpc/status-details.js";
+import { RetryInfo } from "../src/gen/google/rpc/error_details.js";
+import { Status } from "../src/gen/google/rpc/status.js";
+import { BAD_REQUEST_TYPE_URL, decodeRpcStatus, encodeRpcStatus, RETRY_INFO_TYPE_URL } from "../src/rpc/status-details.js";
 
 describe("google.rpc.Status with BadRequest details", () => {
   it("encodes the exact protobuf wire format", () => {
@@ -25,11 +27,21 @@ describe("google.rpc.Status with BadRequest details", () => {
   });
 
   it("skips details of other types and unknown fields", () => {
-    const other = Buffer.from("type.googleapis.com/google.rpc.RetryInfo");
+    const other = Buffer.from("type.googleapis.com/google.rpc.DebugInfo");
     const any = [0x0a, other.length, ...other, 0x12, 0x02, 0x08, 0x01];
     const unknownField = [0x20, 0x05]; // field 4, varint 5
     const bytes = Uint8Array.from([0x08, 0x0e, ...unknownField, 0x1a, any.length, ...any]);
     expect(decodeRpcStatus(bytes)).toEqual({ code: 14, message: "", violations: [] });
+  });
+
+  it("carries a retry delay as google.rpc.RetryInfo, beside the violations", () => {
+    const bytes = encodeRpcStatus(8, "busy", [{ field: "f", description: "d" }], 1_250);
+    const details = Status.decode(bytes).details;
+    expect(details.map((d) => d.typeUrl)).toEqual([BAD_REQUEST_TYPE_URL, RETRY_INFO_TYPE_URL]);
+    expect(RetryInfo.decode(details[1]!.value).retryDelay).toEqual({ seconds: 1, nanos: 250_000_000 });
+    expect(decodeRpcStatus(bytes)).toEqual({ code: 8, message: "busy", violations: [{ field: "f", description: "d" }], retryAfterMs: 1_250 });
+    expect(decodeRpcStatus(encodeRpcStatus(8, "busy", [], 0)).retryAfterMs).toBe(0);
+    expect(decodeRpcStatus(encodeRpcStatus(8, "busy", [])).retryAfterMs).toBeUndefined();
   });
 
   it("throws on truncated bytes", () => {

@@ -135,7 +135,7 @@ describe("a TLS server and the client commands", () => {
     expect([health.code, health.stdout, health.stderr]).toEqual([0, `SERVING (server at localhost:${port})\n`, ""]);
     expect(predict.code, predict.stderr).toBe(0);
     expect(JSON.parse(predict.stdout)).toMatchObject({ prediction: [0], species: ["setosa"] });
-    expect([local.code, local.stderr]).toEqual([2, "iris predict: --tls, --tls-ca and --tls-server-name apply only with --remote\n"]);
+    expect([local.code, local.stderr]).toEqual([2, "iris predict: --tls, --tls-ca, --tls-server-name, --tls-cert and --tls-key apply only with --remote\n"]);
     expect(plaintext.code).toBe(1);
     expect(plaintext.stderr).toMatch(new RegExp(`^iris health: localhost:${port}: unreachable`));
   });

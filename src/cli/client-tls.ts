@@ -2,7 +2,8 @@
  * The TLS flags of the commands that call a server (`iris health`,
  * `iris info --remote`, `iris predict --remote`): plaintext unless one is
  * given, then TLS trusting the system's roots (`--tls`) or one PEM CA or
- * self-signed certificate (`--tls-ca FILE`).
+ * self-signed certificate (`--tls-ca FILE`), presenting a client certificate
+ * when asked (`--tls-cert FILE --tls-key FILE`, mutual TLS).
  */
 import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -15,6 +16,8 @@ export const CLIENT_TLS_FLAGS = {
   tls: { type: "boolean" },
   "tls-ca": { type: "string" },
   "tls-server-name": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
 } as const;
 
 /** The help section of the TLS flags (preceded by an empty line). */
@@ -25,6 +28,8 @@ export function clientTlsHelp(when = ""): string[] {
     "  --tls                   Trust the system's root certificates",
     "  --tls-ca FILE           Trust this PEM CA certificate (or the server's self-signed one)",
     "  --tls-server-name NAME  Name the server's certificate must carry (default: the host dialled)",
+    "  --tls-cert FILE         Present this PEM client certificate (mutual TLS; with --tls-key)",
+    "  --tls-key FILE          The client certificate's PEM private key",
   ];
 }
 
@@ -32,6 +37,8 @@ export interface ClientTlsValues {
   tls?: boolean | undefined;
   "tls-ca"?: string | undefined;
   "tls-server-name"?: string | undefined;
+  "tls-cert"?: string | undefined;
+  "tls-key"?: string | undefined;
 }
 
 export interface ClientTransport {
@@ -41,7 +48,13 @@ export interface ClientTransport {
 
 /** True when any TLS flag was given. */
 export function wantsTls(values: ClientTlsValues): boolean {
-  return values.tls === true || values["tls-ca"] !== undefined || values["tls-server-name"] !== undefined;
+  return (
+    values.tls === true ||
+    values["tls-ca"] !== undefined ||
+    values["tls-server-name"] !== undefined ||
+    values["tls-cert"] !== undefined ||
+    values["tls-key"] !== undefined
+  );
 }
 
 /**
@@ -72,5 +85,24 @@ export async function clientTransport(values: ClientTlsValues): Promise<ClientTr
     channelOptions["grpc.ssl_target_name_override"] = name;
     channelOptions["grpc.default_authority"] = name;
   }
-  return { credentials: credentials.createSsl(rootCerts), channelOptions };
+  const certPath = values["tls-cert"];
+  const keyPath = values["tls-key"];
+  if ((certPath === undefined) !== (keyPath === undefined)) throw usageError("--tls-cert and --tls-key go together (a client certificate and its key)");
+  let pair: { key: Buffer; cert: Buffer } | undefined;
+  if (certPath !== undefined && keyPath !== undefined) {
+    const read = async (flag: string, path: string): Promise<Buffer> => {
+      try {
+        return await readFile(path);
+      } catch (err) {
+        throw usageError(`--${flag} ${path}: ${fileProblem(err)}`);
+      }
+    };
+    pair = { cert: await read("tls-cert", certPath), key: await read("tls-key", keyPath) };
+    try {
+      new X509Certificate(pair.cert);
+    } catch {
+      throw usageError(`--tls-cert ${certPath}: not a PEM certificate`);
+    }
+  }
+  return { credentials: credentials.createSsl(rootCerts, pair?.key ?? null, pair?.cert ?? null), channelOptions };
 }

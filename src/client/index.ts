@@ -141,6 +141,12 @@ export interface IrisClientOptions {
   maxReceiveBytes?: number;
   /** Extra grpc-js channel options (`grpc.service_config` only without `loadBalancing`). */
   channelOptions?: ChannelOptions;
+  /**
+   * Bearer token sent with every call (`authorization: Bearer <token>`), for
+   * a server started with `--token-file`. Prefer TLS with it: over
+   * plaintext anyone on the path can read it.
+   */
+  token?: string;
 }
 
 export interface CallOptions {
@@ -244,19 +250,20 @@ export function statusMessage(err: Pick<ServiceError, "details" | "message">): s
   return (err.details || err.message).replace(/\s*Resolution note:\s*$/, "");
 }
 
-/** A grpc-js error as an IrisError, with the BadRequest violations the server sent. */
+/** A grpc-js error as an IrisError, with the BadRequest violations and the RetryInfo delay the server sent. */
 export function fromServiceError(err: ServiceError): IrisError {
   let violations: FieldViolation[] = [];
+  let retryAfterMs: number | undefined;
   const details = err.metadata?.get(STATUS_DETAILS_KEY)[0];
   if (details instanceof Uint8Array) {
     try {
-      violations = decodeRpcStatus(details).violations;
+      ({ violations, retryAfterMs } = decodeRpcStatus(details));
     } catch {
       // Malformed details: the code and message still stand.
     }
   }
   const code = (Number.isInteger(err.code) && err.code >= 0 && err.code <= 16 ? err.code : Code.UNKNOWN) as Code;
-  return new IrisError(code, statusMessage(err), { cause: err, violations });
+  return new IrisError(code, statusMessage(err), { cause: err, violations, retryAfterMs });
 }
 
 function toFlower(m: FlowerMeasurements, path: string): Flower {
@@ -273,10 +280,19 @@ type UnaryMethod<Req, Res> = (
   callback: (error: ServiceError | null, response: Res) => void,
 ) => ClientUnaryCall;
 
+/** The `authorization` value of a bearer token; a token that cannot be one is refused. */
+function bearer(token: unknown): string {
+  if (typeof token !== "string" || !/^[\x21-\x7e]+$/.test(token)) {
+    throw invalidArgument(`token must be a non-empty string of printable ASCII without spaces, got ${describeValue(token)}`);
+  }
+  return `Bearer ${token}`;
+}
+
 export function createIrisClient(address: string, options: IrisClientOptions = {}): IrisClient {
   const defaultDeadline = checkDeadline(options.deadlineMs ?? DEFAULT_DEADLINE_MS, "deadlineMs");
   const target = serverAddress(address);
   const client = new IrisServiceClient(target, toCredentials(options.credentials), channelOptionsOf(options));
+  const authorization = options.token === undefined ? undefined : bearer(options.token);
 
   let closed = false;
   // Calls in flight, cancelled by close().
@@ -289,6 +305,7 @@ export function createIrisClient(address: string, options: IrisClientOptions = {
     let message: Req;
     let deadline: number;
     const metadata = new Metadata();
+    if (authorization !== undefined) metadata.set("authorization", authorization);
     try {
       message = request();
       deadline = Date.now() + (call.deadlineMs === undefined ? defaultDeadline : checkDeadline(call.deadlineMs, "deadlineMs"));

@@ -32,6 +32,7 @@ export function accessLog(logger: Logger): CallStage {
           ...(call.rows !== undefined ? { rows: call.rows } : {}),
           ...(call.modelVersion !== undefined ? { modelVersion: call.modelVersion } : {}),
           peer: call.peer,
+          ...(call.clientSubject !== undefined ? { client: call.clientSubject } : {}),
         },
         "access",
       );

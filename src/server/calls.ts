@@ -34,6 +34,10 @@ export interface Call extends CallMethod {
   readonly peer: string;
   /** performance.now() when the request started. */
   readonly started: number;
+  /** The `authorization` the caller sent (metadata or header), for authentication only: never logged. */
+  readonly authorization?: string | undefined;
+  /** The subject of the client certificate the TLS connection presented and that was verified (mutual TLS). */
+  readonly clientSubject?: string | undefined;
   /** Rows answered, when the call predicted. */
   rows?: number;
   /** The version of the model that answered, when one did. */

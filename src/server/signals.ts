@@ -1,5 +1,6 @@
 /**
- * Signals: graceful stop on SIGTERM/SIGINT, model reload on SIGHUP.
+ * Signals: graceful stop on SIGTERM/SIGINT, model reload on SIGHUP, and
+ * SIGUSR1/SIGUSR2 logged and ignored (see IgnoredSignals).
  *
  * Graceful stop on SIGTERM/SIGINT. Handlers are installed explicitly, so the
  * server also stops cleanly as PID 1 in a container (where the kernel gives
@@ -128,5 +129,33 @@ export class ReloadSignal {
     }
     this.#logger.info({ signal }, "reloading the model");
     void this.#reload();
+  };
+}
+
+/**
+ * SIGUSR1 and SIGUSR2, logged and otherwise ignored. Without a handler,
+ * SIGUSR1 makes Node open its inspector on 127.0.0.1:9229 (anyone who can
+ * signal the process, or reach that port inside the pod, could then run
+ * code in it), and SIGUSR2 ends the process without a drain or a log line.
+ * A listener of its own replaces Node's SIGUSR1 handling, so the inspector
+ * cannot be opened by signal.
+ */
+export class IgnoredSignals {
+  static readonly SIGNALS = ["SIGUSR1", "SIGUSR2"] as const;
+  readonly #logger: Logger;
+  readonly #proc: SignalProcess;
+
+  constructor(logger: Logger, proc: SignalProcess = process) {
+    this.#logger = logger;
+    this.#proc = proc;
+    for (const s of IgnoredSignals.SIGNALS) proc.on(s, this.#onSignal);
+  }
+
+  dispose(): void {
+    for (const s of IgnoredSignals.SIGNALS) this.#proc.off(s, this.#onSignal);
+  }
+
+  readonly #onSignal = (signal: NodeJS.Signals): void => {
+    this.#logger.warn({ signal }, "signal ignored: it neither stops the server nor opens the inspector");
   };
 }

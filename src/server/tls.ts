@@ -13,8 +13,10 @@ import { Code, fileProblem, IrisError, isNotFound } from "../errors.js";
 export interface ServerTls {
   /** For the gRPC port. */
   credentials: ServerCredentials;
-  /** The PEM chain and key, for the HTTP port. */
-  pem: { cert: Buffer; key: Buffer };
+  /** The PEM chain and key, for the HTTP port, and the client CA when client certificates are required. */
+  pem: { cert: Buffer; key: Buffer; clientCa?: Buffer | undefined };
+  /** PEM CA certificate(s) client certificates must chain to (mutual TLS); none asked when absent. */
+  clientCa?: Buffer | undefined;
   /** The leaf certificate's subject, SANs and validity, for the start log line. */
   certificate: { subject: string; subjectAltName: string | undefined; validFrom: Date; validTo: Date };
 }
@@ -37,11 +39,28 @@ function reason(err: unknown): string {
 
 /**
  * Reads and checks the certificate chain at `certPath` and the key at
- * `keyPath`; resolves to grpc-js server credentials (no client certificates
- * requested).
+ * `keyPath` (and the client CA at `clientCaPath`, when given); resolves to
+ * grpc-js server credentials. With a client CA the gRPC port does its TLS
+ * itself (./grpc/connections.ts), to ask for client certificates without
+ * refusing connections that have none (probes).
  */
-export async function loadServerTls(certPath: string, keyPath: string): Promise<ServerTls> {
-  const [certPem, keyPem] = await Promise.all([readPem(certPath, "TLS certificate"), readPem(keyPath, "TLS key")]);
+export async function loadServerTls(certPath: string, keyPath: string, clientCaPath?: string): Promise<ServerTls> {
+  const [certPem, keyPem, clientCa] = await Promise.all([
+    readPem(certPath, "TLS certificate"),
+    readPem(keyPath, "TLS key"),
+    clientCaPath === undefined ? undefined : readPem(clientCaPath, "client CA"),
+  ]);
+  if (clientCa !== undefined) {
+    const cas = clientCa.toString("utf8").match(PEM_CERTIFICATE) ?? [];
+    if (cas.length === 0) throw new IrisError(Code.FAILED_PRECONDITION, `${clientCaPath}: not a PEM certificate (no "BEGIN CERTIFICATE" block)`);
+    cas.forEach((block, i) => {
+      try {
+        new X509Certificate(block);
+      } catch (err) {
+        throw new IrisError(Code.FAILED_PRECONDITION, `${clientCaPath}: certificate ${i + 1} does not parse: ${reason(err)}`, { cause: err });
+      }
+    });
+  }
 
   const blocks = certPem.toString("utf8").match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) {
@@ -76,7 +95,8 @@ export async function loadServerTls(certPath: string, keyPath: string): Promise<
 
   return {
     credentials: ServerCredentials.createSsl(null, [{ cert_chain: certPem, private_key: keyPem }], false),
-    pem: { cert: certPem, key: keyPem },
+    pem: { cert: certPem, key: keyPem, clientCa },
+    clientCa,
     certificate: {
       subject: leaf.subject.replace(/\n/g, ", "),
       subjectAltName: leaf.subjectAltName,

@@ -33,6 +33,7 @@ export const info: Command = {
     "Options:",
     `  --remote HOST[:PORT] Ask this server (port ${DEFAULTS.port} unless given)`,
     `  --timeout-ms MS      Deadline of the call (default ${DEFAULT_REMOTE_TIMEOUT_MS})`,
+    "  --token-file FILE    Send the file's first line as a bearer token (servers with --token-file)",
     `  --model PATH         Describe this artifact instead (${SETTINGS.modelPath.env}; default ${DEFAULT_MODEL_HELP})`,
     "  -h, --help           Show this help",
     ...clientTlsHelp("with --remote"),

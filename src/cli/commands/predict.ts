@@ -40,6 +40,7 @@ export const predict: Command = {
     `  --model PATH         Model artifact (${SETTINGS.modelPath.env}; default ${DEFAULT_MODEL_HELP})`,
     `  --remote HOST[:PORT] Ask the server at HOST (port ${DEFAULTS.port} unless given) instead`,
     `  --timeout-ms MS      Deadline of the remote call (default ${DEFAULT_REMOTE_TIMEOUT_MS})`,
+    "  --token-file FILE    Send the file's first line as a bearer token (servers with --token-file)",
     "  -h, --help           Show this help",
     ...clientTlsHelp("with --remote"),
     "",

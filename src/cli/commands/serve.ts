@@ -11,11 +11,12 @@ import { DEFAULTS, loadConfig, packageVersion, SETTINGS, type ServerConfig } fro
 import { createLogger } from "../../logger.js";
 import { resolveModelPath } from "../../model/index.js";
 import { accessLog } from "../../server/access-log.js";
+import { authStage, TokenFile } from "../../server/auth.js";
 import { ModelHolder } from "../../server/model-holder.js";
 import { ModelReloader } from "../../server/model-reloader.js";
 import { routeGrpcLogs } from "../../server/grpc/server.js";
-import { startIrisServer } from "../../server/server.js";
-import { ReloadSignal, ShutdownSignals } from "../../server/signals.js";
+import { startIrisServer, type ServerLimits } from "../../server/server.js";
+import { IgnoredSignals, ReloadSignal, ShutdownSignals } from "../../server/signals.js";
 import { loadServerTls, type ServerTls } from "../../server/tls.js";
 import { ExitCode, parseFlags, type Command } from "../command.js";
 
@@ -34,13 +35,18 @@ export const serve: Command = {
     "the Open Inference Protocol's REST binding (/v2/...), /openapi.json and",
     "/docs. At a signal it stops gracefully: readiness turns false (health",
     "NOT_SERVING, /v2/health/ready 503), new connections are refused and calls",
-    "in flight get the grace period to finish. The model is reloaded, without",
+    "in flight get the grace period to finish; then every connection still",
+    "open is closed, whatever its client does, and the process exits 0.",
+    "SIGUSR1 and SIGUSR2 are logged and ignored. The model is reloaded, without",
     "a restart, when its file changes and on SIGHUP: the new file is fully",
     "checked first, and a bad one is refused while the old model keeps serving.",
     "GET /metrics on the HTTP port serves Prometheus metrics. Logs are JSON",
     'lines on stdout; the first info line ("serving") gives the addresses, the',
     "bound ports and the model version. Flags override the environment",
-    "variables in brackets.",
+    "variables in brackets. Limits, tokens and mutual TLS: docs/security.md.",
+    "",
+    "Exit codes: 0 stopped by a signal; 1 could not start (bad model,",
+    "configuration or TLS file, port in use).",
     "",
     "Options:",
     line("host", "HOST", "Interface to listen on"),
@@ -56,6 +62,19 @@ export const serve: Command = {
     line("maxConnectionAgeGraceMs", "MS", "Then let their calls finish this long"),
     line("tlsCertPath", "FILE", "Serve TLS with this PEM certificate chain", "default: plaintext"),
     line("tlsKeyPath", "FILE", "The certificate's PEM private key", "required with --tls-cert"),
+    line("tlsClientCaPath", "FILE", "Require client certificates signed by this PEM CA (mTLS)", "default: none asked"),
+    line("tokenFile", "FILE", "Require a bearer token listed in this file, one a line", "default: none asked"),
+    line("maxConnections", "N", "Open connections per port; further ones are closed"),
+    line("maxConcurrentStreams", "N", "Calls at once on one gRPC connection"),
+    line("maxConcurrentCalls", "N", "Calls at once in the process; further ones are shed"),
+    line("maxInflightBytes", "N", "Request bytes in progress in the process; beyond, shed"),
+    line("maxUnreadBytesPerConnection", "N", "Unread answer bytes before a connection's calls are refused"),
+    line("maxUnreadBytes", "N", "Unread answer bytes in all before the worst reader is closed"),
+    line("requestTimeoutMs", "MS", "Time a request may take to arrive in full"),
+    line("idleTimeoutMs", "MS", "Close a gRPC connection without calls this long; 0 = never"),
+    line("keepaliveTimeMs", "MS", "Ping each gRPC connection this often; 0 = never"),
+    line("keepaliveTimeoutMs", "MS", "Close a connection whose ping is not answered within this"),
+    line("httpKeepAliveTimeoutMs", "MS", "Close an idle HTTP keep-alive connection after this"),
     line("modelPollIntervalMs", "DURATION|off", "Check the model file this often (500ms, 2s)", "default 2s"),
     line("metrics", "on|off", "Prometheus metrics at GET /metrics", "default on"),
     `  --${SETTINGS.accessLog.flag.padEnd(34)}One JSON line per call (${SETTINGS.accessLog.env}=true, default off)`,
@@ -83,7 +102,9 @@ export const serve: Command = {
     routeGrpcLogs(logger);
 
     const signals = new ShutdownSignals(logger);
+    let tokens: TokenFile | undefined;
     const reloadSignal = new ReloadSignal(logger);
+    const ignoredSignals = new IgnoredSignals(logger);
     try {
       logger.debug({ model: config.modelPath, tls: config.tlsCertPath !== undefined }, "starting");
       const modelPath = await resolveModelPath(config.modelPath);
@@ -95,16 +116,32 @@ export const serve: Command = {
         pollIntervalMs: config.modelPollIntervalMs,
         modelName: config.modelName,
       });
-      const [{ model }, tls] = await Promise.all([
+      const [{ model }, tls, tokenFile] = await Promise.all([
         reloader.load(),
         config.tlsCertPath !== undefined && config.tlsKeyPath !== undefined
-          ? loadServerTls(config.tlsCertPath, config.tlsKeyPath)
+          ? loadServerTls(config.tlsCertPath, config.tlsKeyPath, config.tlsClientCaPath)
           : undefined,
+        config.tokenFile !== undefined ? TokenFile.open(config.tokenFile, logger) : undefined,
       ]);
+      tokens = tokenFile;
+      const auth = tokens !== undefined || tls?.clientCa !== undefined ? authStage({ tokens, clientCertificates: tls?.clientCa !== undefined }) : undefined;
       if (signals.received !== undefined) {
         logger.info({ signal: signals.received }, "stopped before serving");
         return ExitCode.OK;
       }
+      const limits: ServerLimits = {
+        maxConnections: config.maxConnections,
+        maxConcurrentStreams: config.maxConcurrentStreams,
+        maxConcurrentCalls: config.maxConcurrentCalls,
+        maxInflightBytes: config.maxInflightBytes,
+        maxUnreadBytesPerConnection: config.maxUnreadBytesPerConnection,
+        maxUnreadBytes: config.maxUnreadBytes,
+        requestTimeoutMs: config.requestTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+        keepaliveTimeMs: config.keepaliveTimeMs,
+        keepaliveTimeoutMs: config.keepaliveTimeoutMs,
+        httpKeepAliveTimeoutMs: config.httpKeepAliveTimeoutMs,
+      };
       const server = await startIrisServer({
         host: config.host,
         port: config.port,
@@ -120,6 +157,8 @@ export const serve: Command = {
         tls,
         metrics: config.metrics,
         stages: config.accessLog ? [accessLog(logger)] : [],
+        limits,
+        auth,
         reloader,
       });
       reloadSignal.handle(() => reloader.reload("SIGHUP"));
@@ -142,6 +181,8 @@ export const serve: Command = {
           modelPollIntervalMs: config.modelPollIntervalMs,
           metrics: config.metrics,
           accessLog: config.accessLog,
+          limits: server.limits,
+          auth: { tokens: tokens === undefined ? false : { file: config.tokenFile, count: tokens.count }, clientCertificates: tls?.clientCa !== undefined },
           tls: tls === undefined ? false : tlsSummary(config.tlsCertPath!, tls),
         },
         "serving",
@@ -153,8 +194,10 @@ export const serve: Command = {
       await signals.stop(server, config.shutdownGraceMs);
       return ExitCode.OK;
     } finally {
+      tokens?.close();
       signals.dispose();
       reloadSignal.dispose();
+      ignoredSignals.dispose();
     }
   },
 };

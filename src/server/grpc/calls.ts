@@ -84,6 +84,17 @@ function describe(call: Call, message: unknown): void {
   else if (Array.isArray(m.outputs) && typeof m.outputs[0]?.shape?.[0] === "number") call.rows = m.outputs[0].shape[0];
 }
 
+function textOf(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+/** A verified peer certificate's subject, `CN=..., O=...` (grpc-js gives one only when the TLS handshake verified it). */
+export function subjectOf(certificate: { subject?: Partial<Record<string, string | string[]>> } | undefined): string | undefined {
+  if (certificate?.subject === undefined) return undefined;
+  const parts = Object.entries(certificate.subject).flatMap(([k, v]) => (v === undefined ? [] : Array.isArray(v) ? v : [v]).map((x) => `${k}=${x}`));
+  return parts.length === 0 ? undefined : parts.join(", ");
+}
+
 export function callInterceptor(stages: readonly CallStage[], logger: Logger): ServerInterceptor {
   return (method: ServerMethodDefinition<unknown, unknown>, next: ServerInterceptingCallInterface) => {
     const [, service = "", name = ""] = method.path.split("/");
@@ -110,6 +121,8 @@ export function callInterceptor(stages: readonly CallStage[], logger: Logger): S
               requestId: requestIdOf(metadata.get(REQUEST_ID_KEY)[0]),
               peer: next.getPeer(),
               started: performance.now(),
+              authorization: textOf(metadata.get("authorization")[0]),
+              clientSubject: subjectOf(next.getAuthContext().sslPeerCertificate),
             };
             try {
               for (const stage of stages) stage.start?.(call);

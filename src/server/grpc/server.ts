@@ -8,7 +8,12 @@
  * close() is the graceful stop: health is already NOT_SERVING (the caller
  * drained readiness), the listener closes and connections get GOAWAY so no
  * new call is accepted, calls in flight may finish within the grace period,
- * then whatever is left is cut off.
+ * then whatever is left is cut off and every socket still open destroyed.
+ *
+ * The port's connections are accepted by ./connections.ts (connection
+ * limit, unread answers, lingering sockets) and each call passes through
+ * ./flow.ts (request bytes and time, answer bytes) before the per-call
+ * stages; HTTP/2 itself is bounded by the options of grpcLimitOptions.
  */
 import { format } from "node:util";
 import { Server, ServerCredentials, setLogger as setGrpcLogger, type ServerOptions } from "@grpc/grpc-js";
@@ -18,6 +23,9 @@ import type { IrisServiceServer } from "../../gen/iris.js";
 import type { Logger } from "../../logger.js";
 import type { Readiness } from "../readiness.js";
 import type { CallStage } from "../calls.js";
+import type { InflightBytes } from "../limits.js";
+import { GrpcConnections } from "./connections.js";
+import { flowInterceptor } from "./flow.js";
 import type { PredictionRecorder } from "../metrics/recorder.js";
 import { callInterceptor, declareMethods } from "./calls.js";
 import { guardedRegistry } from "./codec.js";
@@ -52,6 +60,15 @@ export interface GrpcServerOptions {
   maxConnectionAgeGraceMs: number;
   /** Transport security; plaintext (insecure) when absent. */
   credentials: ServerCredentials | undefined;
+  /**
+   * TLS that asks for client certificates (mutual TLS): done by the port's
+   * own connections (./connections.ts) instead of `credentials`.
+   */
+  clientTls?: { cert: Buffer; key: Buffer; clientCa?: Buffer | undefined } | undefined;
+  /** Connection and call limits (see GrpcLimits). */
+  limits: GrpcLimits;
+  /** Request bytes in progress, process-wide (shared with the HTTP port). */
+  inflight: InflightBytes;
   /** The per-call stages (see ../calls.ts), run for every call on the port. */
   stages: readonly CallStage[];
   /** Hears every prediction (metrics). */
@@ -63,11 +80,50 @@ export interface GrpcServerOptions {
   decorateService?: ((service: IrisServiceServer) => IrisServiceServer) | undefined;
 }
 
+/** What bounds the gRPC port's connections and calls (see ../../config.ts for each). */
+export interface GrpcLimits {
+  maxConnections: number;
+  maxConcurrentStreams: number;
+  maxUnreadBytesPerConnection: number;
+  maxUnreadBytes: number;
+  requestTimeoutMs: number;
+  /** 0: never. */
+  idleTimeoutMs: number;
+  /** 0: no pings. */
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
+}
+
+/**
+ * nghttp2's own memory per connection (HPACK tables, frames, buffers), in
+ * MB: node:http2 refuses new streams of a connection over it
+ * (ENHANCE_YOUR_CALM, which clients report as RESOURCE_EXHAUSTED). grpc-js
+ * turns the check off unless told; this is room enough for the largest
+ * answers, far below what the process can hold.
+ */
+const SESSION_MEMORY_MB = 64;
+
+/** The grpc-js server options that bound HTTP/2 connections. */
+function grpcLimitOptions(limits: GrpcLimits): ServerOptions {
+  const options: ServerOptions = {
+    "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
+    "grpc-node.max_session_memory": SESSION_MEMORY_MB,
+  };
+  if (limits.idleTimeoutMs > 0) options["grpc.max_connection_idle_ms"] = limits.idleTimeoutMs;
+  if (limits.keepaliveTimeMs > 0) {
+    options["grpc.keepalive_time_ms"] = limits.keepaliveTimeMs;
+    options["grpc.keepalive_timeout_ms"] = limits.keepaliveTimeoutMs;
+  }
+  return options;
+}
+
 export interface GrpcServer {
   /** The bound port (the real one when 0 was asked for). */
   readonly port: number;
   readonly health: HealthReporter;
   readonly server: Server;
+  /** The port's open connections. */
+  readonly connections: GrpcConnections;
   /**
    * Graceful stop within `graceMs`; resolves `true` when calls still
    * running had to be cut off. Every call returns the same promise.
@@ -109,12 +165,6 @@ export function listenError(address: string, err: unknown): IrisError {
   return new IrisError(Code.UNAVAILABLE, `cannot listen on ${address}: ${why}`, { cause: err });
 }
 
-function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
-  });
-}
-
 /**
  * The handlers wrapped by `decorateService`, when given. Decorators see the
  * generated IrisServiceServer type; they pass calls through to the handlers
@@ -129,17 +179,34 @@ function decorate(iris: IrisHandlers, decorateService: GrpcServerOptions["decora
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const { host, readiness, logger } = options;
   const grpcOptions: ServerOptions = {
+    ...grpcLimitOptions(options.limits),
     "grpc.max_receive_message_length": options.maxReceiveBytes,
     // Channelz (grpc-js's own per-call and per-socket statistics) is not
     // served here; keeping it costs every call a little bookkeeping.
     "grpc.enable_channelz": 0,
-    interceptors: [callInterceptor(options.stages, logger)],
+    // Filled below, once the connections exist.
+    interceptors: [],
   };
   if (options.maxConnectionAgeMs > 0) {
     grpcOptions["grpc.max_connection_age_ms"] = options.maxConnectionAgeMs;
     grpcOptions["grpc.max_connection_age_grace_ms"] = options.maxConnectionAgeGraceMs;
   }
   const server = new Server(grpcOptions);
+  const connections =
+    options.clientTls !== undefined
+      ? new GrpcConnections(server, ServerCredentials.createInsecure(), options.limits, logger, options.clientTls)
+      : new GrpcConnections(server, options.credentials ?? ServerCredentials.createInsecure(), options.limits, logger);
+  // The flow interceptor first: grpc-js makes the first the innermost, next to the HTTP/2 stream.
+  grpcOptions.interceptors!.push(
+    flowInterceptor({
+      inflight: options.inflight,
+      connections,
+      maxReceiveBytes: options.maxReceiveBytes,
+      requestTimeoutMs: options.limits.requestTimeoutMs,
+      logger,
+    }),
+    callInterceptor([...options.stages, connections.stage], logger),
+  );
   const health = new HealthReporter();
   const guarded = guardedRegistry(server, logger);
   // Every method of every service is declared to the stages before the port listens.
@@ -158,9 +225,10 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   const address = formatAddress(host, options.port);
   let port: number;
   try {
-    port = await bind(server, address, options.credentials ?? ServerCredentials.createInsecure());
+    port = await connections.listen(host, options.port);
   } catch (err) {
     server.forceShutdown();
+    connections.dispose();
     throw listenError(address, err);
   }
 
@@ -181,10 +249,14 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         done = true;
         clearTimeout(timer);
         if (forced) server.forceShutdown();
+        // Sockets whose client does not read would otherwise keep the process alive.
+        connections.destroyAll();
+        connections.dispose();
         resolve(forced);
       };
       const timer = setTimeout(() => finish(true), graceMs);
       cutOff = () => finish(true);
+      connections.stopListening();
       // Called once every connection has closed, including after forceShutdown.
       server.tryShutdown(() => finish(false));
     });
@@ -195,5 +267,5 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     cutOff?.();
   };
 
-  return { port, health, server, close, forceClose };
+  return { port, health, server, connections, close, forceClose };
 }

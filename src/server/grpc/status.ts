@@ -1,9 +1,9 @@
 /**
  * The one place where errors become gRPC statuses. An IrisError keeps its
  * code and message (plus google.rpc.BadRequest details for field
- * violations), unless its code says something broke inside; that, and
- * anything else, becomes INTERNAL with a generic message, and the error
- * goes to the log only.
+ * violations, google.rpc.RetryInfo for a retry hint), unless its code says
+ * something broke inside; that, and anything else, becomes INTERNAL with a
+ * generic message, and the error goes to the log only.
  */
 import { Metadata, type StatusObject } from "@grpc/grpc-js";
 import { Code, IrisError } from "../../errors.js";
@@ -31,8 +31,8 @@ export function toServiceStatus(reason: unknown, logger: Logger, method: string)
     return { code: Code.INTERNAL, details: INTERNAL_MESSAGE, metadata };
   }
   const error = reason;
-  if (error.violations.length > 0) {
-    metadata.set(STATUS_DETAILS_KEY, Buffer.from(encodeRpcStatus(error.code, error.message, error.violations)));
+  if (error.violations.length > 0 || error.retryAfterMs !== undefined) {
+    metadata.set(STATUS_DETAILS_KEY, Buffer.from(encodeRpcStatus(error.code, error.message, error.violations, error.retryAfterMs)));
   }
   return { code: error.code, details: error.message, metadata };
 }

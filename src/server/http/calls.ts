@@ -7,8 +7,17 @@
  * `request.call`; `onResponse` (or `onRequestAbort`) runs the stages' `end`
  * exactly once.
  */
+import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import type { FastifyInstance } from "fastify";
 import { REQUEST_ID_KEY, requestIdOf, type Call, type CallStage } from "../calls.js";
+import { subjectOf } from "../grpc/calls.js";
+
+/** The subject of the client certificate a TLS connection presented, when it was verified against the client CA. */
+function verifiedSubject(socket: Socket): string | undefined {
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
+  return subjectOf(socket.getPeerCertificate());
+}
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -38,6 +47,8 @@ export function registerCalls(app: FastifyInstance, stages: readonly CallStage[]
       requestId: requestIdOf(request.headers[REQUEST_ID_KEY]),
       peer: `${request.ip}:${request.socket.remotePort ?? 0}`,
       started: performance.now(),
+      authorization: request.headers.authorization,
+      clientSubject: verifiedSubject(request.socket),
     };
     request.call = call;
     void reply.header(REQUEST_ID_KEY, call.requestId);

@@ -1,7 +1,10 @@
 /**
  * Errors on the HTTP port, in one place: an IrisError's code becomes the
  * HTTP status, its message the body's one-line `error` (the Open Inference
- * Protocol's error object) and its field violations `violations`; schema
+ * Protocol's error object) and its field violations `violations`; an error
+ * with a retry hint (the server shed the request) is 503 with `Retry-After`
+ * whatever its code (RESOURCE_EXHAUSTED without one is a size limit, 413);
+ * schema
  * validation failures become the same body with the project's wording
  * (`features[2] must be >= 0 cm, got -1.4`), and anything unexpected is a
  * 500 with a generic message, its cause logged.
@@ -39,8 +42,14 @@ const HTTP_STATUS: Partial<Record<Code, number>> = {
 /** Codes whose message is never sent: what went wrong inside is for the log only. */
 const OPAQUE: ReadonlySet<number> = new Set([Code.OK, Code.UNKNOWN, Code.INTERNAL, Code.DATA_LOSS]);
 
-function httpStatus(code: Code): number {
-  return HTTP_STATUS[code] ?? 500;
+function httpStatus(error: IrisError): number {
+  if (error.retryAfterMs !== undefined) return 503;
+  return HTTP_STATUS[error.code] ?? 500;
+}
+
+/** `Retry-After` in whole seconds, at least 1 (the header has no finer unit). */
+function retryAfterSeconds(ms: number): string {
+  return String(Math.max(1, Math.ceil(ms / 1000)));
 }
 
 function errorBody(error: IrisError): ErrorBody {
@@ -172,7 +181,9 @@ export function errorHandler(logger: Logger, bodyLimit: number) {
       logger.error({ err, method: request.method, url: request.url }, "internal error");
       return reply.code(500).send({ error: "internal error" } satisfies ErrorBody);
     }
-    return reply.code(httpStatus(error.code)).send(errorBody(error));
+    if (error.retryAfterMs !== undefined) void reply.header("retry-after", retryAfterSeconds(error.retryAfterMs));
+    if (error.code === Code.UNAUTHENTICATED) void reply.header("www-authenticate", 'Bearer realm="iris-serve"');
+    return reply.code(httpStatus(error)).send(errorBody(error));
   };
 }
 

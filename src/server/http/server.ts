@@ -35,12 +35,14 @@ import type { Readiness } from "../readiness.js";
 import { formatAddress, listenError } from "../grpc/server.js";
 import { INFERENCE_HEADER, splitBody } from "./binary.js";
 import type { CallStage } from "../calls.js";
+import type { InflightBytes } from "../limits.js";
 import type { PredictionRecorder } from "../metrics/recorder.js";
 import type { ServerMetrics } from "../metrics/server-metrics.js";
 import { registerCalls } from "./calls.js";
 import { emptyBody, errorHandler } from "./errors.js";
 import { consoleRoutes } from "./console/routes.js";
 import { ANSWERED_WHILE_DRAINING, BINARY_ROUTES, inferenceRoutes } from "./inference-routes.js";
+import { fastifyLimitOptions, nodeServerOptions, registerLimits, type HttpLimits } from "./limits.js";
 import { METRICS_ROUTE, metricsRoute } from "./metrics-route.js";
 import { predictRoute } from "./predict-route.js";
 import { ErrorBody } from "./schemas.js";
@@ -66,6 +68,10 @@ export interface HttpServerOptions {
   maxBatchRows: number;
   /** Largest request body, in bytes; larger ones get 413. */
   maxBodyBytes: number;
+  /** Connection, header and time limits (./limits.ts). */
+  limits: HttpLimits;
+  /** Request bytes in progress, process-wide (shared with the gRPC port). */
+  inflight: InflightBytes;
   /** The per-call stages (see ../calls.ts), run for every request on the port. */
   stages: readonly CallStage[];
   /** Hears every prediction (metrics). */
@@ -73,7 +79,7 @@ export interface HttpServerOptions {
   /** Served at `GET /metrics`; no such route when absent. */
   metrics: ServerMetrics | undefined;
   /** HTTPS with this PEM certificate chain and key; plain HTTP when absent. */
-  tls: { cert: Buffer; key: Buffer } | undefined;
+  tls: { cert: Buffer; key: Buffer; clientCa?: Buffer | undefined } | undefined;
   /** The gRPC port, as the web console's snippets give it (50051 when absent). */
   grpcPort?: number | undefined;
 }
@@ -125,6 +131,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const fastify = Fastify({
     logger: false,
     bodyLimit: maxBodyBytes,
+    ...fastifyLimitOptions(options.limits),
+    http: nodeServerOptions(options.limits),
     // Requests arriving while the server stops are answered by the
     // onRequest hook below, in this port's own forms (fastify's would be
     // {"error": "Service Unavailable", "statusCode": 503, ...}, even for
@@ -135,12 +143,24 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       // silently removed fields; report every problem, with its value.
       customOptions: { coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: true, verbose: true },
     },
-    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+    ...(options.tls
+      ? {
+          https: {
+            ...nodeServerOptions(options.limits),
+            cert: options.tls.cert,
+            key: options.tls.key,
+            // Mutual TLS: ask for a client certificate, let probes without one through (../auth.ts refuses the rest).
+            ...(options.tls.clientCa !== undefined ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+          },
+        }
+      : {}),
   });
   const app: HttpApp = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler(errorHandler(logger, maxBodyBytes));
   registerCalls(app, options.stages);
+  // After registerCalls: a request refused by a limit is still a call the stages see end.
+  registerLimits(app, options.limits, options.inflight);
   // From the moment the server starts stopping, every answer closes its
   // connection, so that clients reconnect (to another instance: this one no
   // longer listens) instead of sending more on a kept-alive one, and a
