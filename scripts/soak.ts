@@ -20,7 +20,7 @@ import { connect as http2Connect } from "node:http2";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { codeName, type Code } from "../src/errors.js";
+import { Code, codeName } from "../src/errors.js";
 import { createIrisClient, IrisError, type IrisClient } from "../src/client/index.js";
 
 const { values } = parseArgs({ options: { seconds: { type: "string" }, clients: { type: "string" } } });
@@ -89,11 +89,14 @@ async function main(): Promise<number> {
       const s = session.request({ ":method": "POST", ":path": "/iris.v1.IrisService/Predict", "content-type": "application/grpc", te: "trailers" });
       s.on("trailers", (t) => {
         const status = Number(t["grpc-status"]);
-        if (status === 3 || status === 13) count(`malformed:${codeName(status as Code)}`);
+        if (status === Code.INVALID_ARGUMENT) count(`malformed:${codeName(status as Code)}`);
         else reject(new Error(`malformed message answered ${status}`));
       });
       s.on("response", (h) => {
-        if (h["grpc-status"] !== undefined) count(`malformed:${codeName(Number(h["grpc-status"]) as Code)}`);
+        const status = h["grpc-status"];
+        if (status === undefined) return;
+        if (Number(status) === Code.INVALID_ARGUMENT) count(`malformed:${codeName(Number(status) as Code)}`);
+        else reject(new Error(`malformed message answered ${String(status)}`));
       });
       s.on("close", () => resolve());
       s.on("error", reject);
