@@ -167,17 +167,20 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   // request that still arrives on an open connection is answered 503,
   // except by the routes that report health: they answer for themselves
   // (live 200, ready 503 {"ready": false}), and /metrics.
-  app.addHook("onRequest", async (request, reply) => {
-    if (!readiness.draining) return;
+  // Callback hooks, not async ones: every request passes them, and an async
+  // hook costs each a promise and a tick.
+  app.addHook("onRequest", (request, reply, done) => {
+    if (!readiness.draining) return done();
     void reply.header("connection", "close");
     const route = request.routeOptions.url ?? "";
     if (!ANSWERED_WHILE_DRAINING.has(route) && route !== METRICS_ROUTE) {
-      throw new IrisError(Code.UNAVAILABLE, "the server is shutting down; retry the request on another instance");
+      return done(new IrisError(Code.UNAVAILABLE, "the server is shutting down; retry the request on another instance"));
     }
+    done();
   });
-  app.addHook("onSend", async (_request, reply, payload) => {
+  app.addHook("onSend", (_request, reply, payload, done) => {
     if (readiness.draining) void reply.header("connection", "close");
-    return payload;
+    done(null, payload);
   });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: `no route ${request.method} ${request.url.split("?")[0]}; see /docs` }),
