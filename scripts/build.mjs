@@ -19,9 +19,15 @@
  *   the browser needs one file with the npm package (the trainer's CSV
  *   parser) inside.
  *
- *   node scripts/build.mjs [cli] [console]     (both when neither is named)
+ *   node scripts/build.mjs [--if-stale] [cli] [console]     (both when neither is named)
+ *
+ * --if-stale (npm start's prestart) skips the bundling when nothing it reads
+ * changed since it last ran: every file under src/ and the lock file older
+ * than the stamp it leaves in dist/, and the bundles there. tsc -b, run
+ * before it, compiles only what changed; together they keep `npm start`
+ * from rebuilding what is current.
  */
-import { rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -68,8 +74,34 @@ const bundles = {
     }),
 };
 
-const asked = process.argv.slice(2);
+const STAMP = join(root, "dist/.bundled");
+const OUTPUTS = { cli: "dist/cli/main.js", console: "dist/console/console.js" };
+
+/** The newest modification time of the files below `dir`, in ms. */
+function newest(dir) {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+  }
+  return latest;
+}
+
+function stale(names) {
+  if (!existsSync(STAMP) || names.some((name) => !existsSync(join(root, OUTPUTS[name])))) return true;
+  const inputs = Math.max(newest(join(root, "src")), statSync(join(root, "package-lock.json")).mtimeMs, statSync(fileURLToPath(import.meta.url)).mtimeMs);
+  return inputs >= statSync(STAMP).mtimeMs;
+}
+
+const args = process.argv.slice(2);
+const ifStale = args.includes("--if-stale");
+const asked = args.filter((arg) => arg !== "--if-stale");
 for (const name of asked) {
   if (!(name in bundles)) throw new Error(`unknown bundle "${name}"; the bundles are ${Object.keys(bundles).join(", ")}`);
 }
-await Promise.all((asked.length > 0 ? asked : Object.keys(bundles)).map((name) => bundles[name]()));
+const names = asked.length > 0 ? asked : Object.keys(bundles);
+if (!ifStale || stale(names)) {
+  await Promise.all(names.map((name) => bundles[name]()));
+  // Only a build of every bundle vouches for all of them.
+  if (names.length === Object.keys(bundles).length) writeFileSync(STAMP, "");
+}
