@@ -55,6 +55,19 @@ async function until(condition: () => boolean, address: string): Promise<void> {
   while (!condition()) await call(probe, probe.modelInfo, {});
 }
 
+/** `promise`, or a failure naming `what` when it has not settled in `ms` (so that a stuck step says which it is). */
+async function within<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The RetryInfo delay a raw answer carries, if any. */
 function retryAfter(answer: RawAnswer): number | undefined {
   const details = answer.headers[STATUS_DETAILS_KEY];
@@ -241,11 +254,14 @@ describe("answers a client does not read", () => {
     const frame = gzipBatch();
     for (let i = 0; i < 10; i++) rawCall(stuck.session, BATCH, frame, { headers: { "grpc-encoding": "gzip" } });
     // Keepalive ends the HTTP/2 session; its socket, which cannot flush, is then destroyed.
-    await until(() => t.server.grpc.connections.get(peer) === undefined, t.address);
-    // The client, reading again, finds its connection closed.
+    await within("the server to drop the connection", 25_000, until(() => t.server.grpc.connections.get(peer) === undefined, t.address));
+    // The client, reading its socket again (straight, past its HTTP/2 session,
+    // whose own state does not matter here), finds the connection closed.
     const closed = once(stuck.tcp, "close");
+    stuck.tcp.removeAllListeners("data");
+    stuck.tcp.on("data", () => undefined);
     stuck.tcp.resume();
-    await closed;
+    await within("the client to see its socket closed", 25_000, closed);
     expect(t.server.grpc.connections.unread).toBe(0);
     const other = servers.client(t.address);
     expect((await call(other, other.predict, { flower: SETOSA })).ok).toBe(true);
