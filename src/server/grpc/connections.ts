@@ -13,7 +13,12 @@
  * - close sockets that HTTP/2 has let go of but that linger: node:http2
  *   ends a session's socket with end(), which waits for the client to read
  *   what is left, forever if it never does (after a keepalive timeout, or a
- *   protocol error); such a socket is destroyed after LINGER_MS;
+ *   protocol error); such a socket is destroyed after LINGER_MS. node:http2
+ *   does not even end() it while one of its writes is in progress (it waits
+ *   for the write to finish), so a session that keepalive gave up on over a
+ *   client that reads nothing at all would keep its socket for ever: a
+ *   socket whose pending writes have made no progress for a keepalive round
+ *   plus LINGER_MS is destroyed too (keepalive has given up on it by then);
  * - with mutual TLS, do the TLS handshake itself (HTTP/2 over the TLS
  *   socket, ALPN h2): it asks for a client certificate verified against the
  *   client CA but lets a connection without one through, so that health
@@ -46,6 +51,9 @@ export interface ConnectionLimits {
   maxUnreadBytesPerConnection: number;
   /** Unread answer bytes of all connections above which the worst reader is closed. */
   maxUnreadBytes: number;
+  /** Keepalive ping interval (0: no pings) and how long a ping may go unanswered. */
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
 }
 
 /** One open connection. */
@@ -64,6 +72,13 @@ interface Entry extends GrpcConnection {
   open: boolean;
   /** When the socket was seen ended but not yet closed, or undefined. */
   endedAt: number | undefined;
+  /** The bytes waiting to be written when last seen, and since when they have not changed. */
+  stalled: { queued: number; since: number } | undefined;
+}
+
+/** Bytes a socket has queued and not yet written (libuv's write queue; node:http2 writes to it natively, past the Writable). */
+function queuedBytes(socket: Socket): number {
+  return (socket as unknown as { _handle?: { writeQueueSize?: number } | null })._handle?.writeQueueSize ?? 0;
 }
 
 /** `address:port` of a socket's peer, spelled as grpc-js spells a call's peer. */
@@ -119,7 +134,7 @@ export class GrpcConnections {
     });
     this.#tls?.on("tlsClientError", (_err, secure: TLSSocket) => secure.destroy());
     this.#net = createServer((socket) => {
-      const entry: Entry = { peer: peerOf(socket), socket, unread: 0, open: true, endedAt: undefined };
+      const entry: Entry = { peer: peerOf(socket), socket, unread: 0, open: true, endedAt: undefined, stalled: undefined };
       this.#byPeer.set(entry.peer, entry);
       // Errors reach HTTP/2 (or TLS) through the socket; this only keeps a
       // socket error before they listen from ending the process.
@@ -234,9 +249,21 @@ export class GrpcConnections {
 
   #sweep(): void {
     const now = performance.now();
+    const { keepaliveTimeMs, keepaliveTimeoutMs } = this.limits;
+    const stallMs = keepaliveTimeMs > 0 ? keepaliveTimeMs + keepaliveTimeoutMs + LINGER_MS : 0;
     for (const entry of this.#byPeer.values()) {
       const { socket } = entry;
-      if (!socket.writableEnded || socket.destroyed) continue;
+      if (socket.destroyed) continue;
+      const queued = queuedBytes(socket);
+      if (stallMs > 0 && queued > 0) {
+        if (entry.stalled?.queued !== queued) entry.stalled = { queued, since: now };
+        else if (now - entry.stalled.since >= stallMs) {
+          this.#logger.debug({ peer: entry.peer, queued }, "destroying a socket whose writes made no progress");
+          socket.destroy();
+          continue;
+        }
+      } else entry.stalled = undefined;
+      if (!socket.writableEnded) continue;
       entry.endedAt ??= now;
       if (now - entry.endedAt >= LINGER_MS) {
         this.#logger.debug({ peer: entry.peer }, "destroying a socket that did not finish closing");
