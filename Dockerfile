@@ -18,6 +18,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+# The bundler's script: the CLI and the web console's script are bundled after tsc.
+COPY scripts/build.mjs ./scripts/build.mjs
 COPY src ./src
 COPY proto ./proto
 COPY artifacts ./artifacts

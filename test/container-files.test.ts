@@ -154,11 +154,11 @@ describe(".dockerignore", () => {
     });
   }
 
-  it("lets only the build inputs into the context: no .git, node_modules, tests, scripts or docs", () => {
+  it("lets only the build inputs into the context: no .git, node_modules, tests, scripts but the bundler's, or docs", () => {
     const context = walk("").filter((file) => !ignored(file.replace(/\/$/, "")));
     expect(context.length).toBeGreaterThan(0);
     for (const file of context) {
-      expect(file).toMatch(/^(package\.json|package-lock\.json|tsconfig(\.build)?\.json|(src|proto|artifacts)\/.+)$/);
+      expect(file).toMatch(/^(package\.json|package-lock\.json|tsconfig(\.build)?\.json|scripts\/build\.mjs|(src|proto|artifacts)\/.+)$/);
       expect(file).not.toMatch(/\.test\.ts$/);
     }
     for (const file of [".git", "node_modules", "test/health-command.test.ts", "scripts/container-check.sh", "dist"]) {
@@ -170,7 +170,7 @@ describe(".dockerignore", () => {
     const sources = instructions
       .filter((i) => i.op === "COPY" && !i.args.startsWith("--from="))
       .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
-    expect(sources).toEqual(expect.arrayContaining(["package.json", "package-lock.json", "src", "proto", "artifacts"]));
+    expect(sources).toEqual(expect.arrayContaining(["package.json", "package-lock.json", "scripts/build.mjs", "src", "proto", "artifacts"]));
     for (const source of sources) expect(ignored(source), source).toBe(false);
   });
 });
