@@ -16,9 +16,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { BatchPredictRequest, BatchPredictResponse } from "../src/gen/iris.js";
+import { BatchPredictRequest } from "../src/gen/iris.js";
 import { loadModelFile } from "../src/model/index.js";
-import { benchModelPath, frame, grpcAnswer, irisRows, load, machineLine, requireTools, startServer, stopServer, type ServerProcess } from "./bench/lib.js";
+import { benchModelPath, expectedBatchAnswer, frame, grpcAnswer, irisRows, load, machineLine, requireTools, startServer, stopServer, type ServerProcess } from "./bench/lib.js";
 
 const { values: flags } = parseArgs({ options: { seconds: { type: "string", default: "60" }, json: { type: "string" } } });
 const SECONDS = Number(flags.seconds);
@@ -55,17 +55,7 @@ async function main(): Promise<void> {
     const request = BatchPredictRequest.encode({ flowers, omitProbabilities: false }).finish();
     const body = join(scratch, "batch.bin");
     await writeFile(body, frame(request));
-    const predictions = rows.map((r) => model.predict(r));
-    const masks = rows.map((r) => model.outOfRange(r));
-    const flagged = masks.some((m) => m !== 0);
-    const expected = BatchPredictResponse.encode({
-      modelVersion: model.version,
-      classes: [...model.classes],
-      classIndices: predictions.map((p) => p.classIndex),
-      probabilities: predictions.flatMap((p) => p.probabilities),
-      outOfRangeMasks: flagged ? masks : [],
-      outOfRangeFeatureNames: flagged ? [...model.featureNames] : [],
-    }).finish();
+    const expected = expectedBatchAnswer(model, rows);
     const answer = await grpcAnswer(port, "/iris.v1.IrisService/BatchPredict", request);
     if (!answer.equals(expected)) throw new Error("the server's answer to the 100 000-row batch is not the model's");
 

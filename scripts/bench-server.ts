@@ -32,10 +32,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { BatchPredictRequest, BatchPredictResponse, PredictRequest, PredictResponse, type Flower } from "../src/gen/iris.js";
+import { BatchPredictRequest, PredictRequest, PredictResponse, type Flower } from "../src/gen/iris.js";
 import { loadModelFile, type IrisModel } from "../src/model/index.js";
 import {
   benchModelPath,
+  expectedBatchAnswer,
   frame,
   grpcAnswer,
   irisRows,
@@ -117,17 +118,7 @@ function flowersOf(rows: number[][]): Flower[] {
 async function batchAnswer(port: number, model: IrisModel, flowers: Flower[]): Promise<Buffer> {
   const answer = await grpcAnswer(port, "/iris.v1.IrisService/BatchPredict", BatchPredictRequest.encode({ flowers, omitProbabilities: false }).finish());
   const rows = flowers.map((f) => [f.sepalLength!, f.sepalWidth!, f.petalLength!, f.petalWidth!]);
-  const predictions = rows.map((r) => model.predict(r));
-  const masks = rows.map((r) => model.outOfRange(r));
-  const flagged = masks.some((m) => m !== 0);
-  const expected = BatchPredictResponse.encode({
-    modelVersion: model.version,
-    classes: [...model.classes],
-    classIndices: predictions.map((p) => p.classIndex),
-    probabilities: predictions.flatMap((p) => p.probabilities),
-    outOfRangeMasks: flagged ? masks : [],
-    outOfRangeFeatureNames: flagged ? [...model.featureNames] : [],
-  }).finish();
+  const expected = expectedBatchAnswer(model, rows);
   if (!answer.equals(expected)) throw new Error(`the server's answer to ${flowers.length} flowers is not the model's`);
   return answer;
 }

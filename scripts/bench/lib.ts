@@ -18,6 +18,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { BatchPredictResponse } from "../../src/gen/iris.js";
+import type { IrisModel } from "../../src/model/index.js";
 
 export const run = promisify(execFile);
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -206,4 +208,19 @@ export async function grpcAnswer(port: number, path: string, request: Uint8Array
   } finally {
     client.close();
   }
+}
+
+/** The BatchPredict answer (with probabilities) the server must send for `rows`: the model's, out-of-range flags only when a row has one. */
+export function expectedBatchAnswer(model: IrisModel, rows: readonly number[][]): Uint8Array {
+  const predictions = rows.map((r) => model.predict(r));
+  const masks = rows.map((r) => model.outOfRange(r));
+  const flagged = masks.some((m) => m !== 0);
+  return BatchPredictResponse.encode({
+    modelVersion: model.version,
+    classes: [...model.classes],
+    classIndices: predictions.map((p) => p.classIndex),
+    probabilities: predictions.flatMap((p) => p.probabilities),
+    outOfRangeMasks: flagged ? masks : [],
+    outOfRangeFeatureNames: flagged ? [...model.featureNames] : [],
+  }).finish();
 }

@@ -26,7 +26,7 @@ export interface PageContext {
   assets: ConsoleAssets;
 }
 
-/** The page's data block, read by the script (src/console/config.ts has the same shape). */
+/** The page's data block, read by the script (src/console/data.ts declares the same shape for the browser, which may not import server code). */
 export interface ConsoleData {
   modelName: string;
   version: string;
