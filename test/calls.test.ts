@@ -3,7 +3,8 @@
  * (gRPC on every service, HTTP on every route) is seen once at its start and
  * once at its end with the right names, status, rows and model version; a
  * stage can refuse a call before it is handled; the request id is the
- * caller's when usable, else a fresh one, and goes back to the caller.
+ * caller's when usable, else (only when a stage records request ids, as the
+ * access log does) a fresh one, and goes back to the caller.
  */
 import { Metadata, type ServiceError } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
@@ -16,12 +17,16 @@ import { useServers } from "./support/use-servers.js";
 const servers = useServers();
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-/** A stage that records what it sees; `refuse` makes `start` throw for calls it matches. */
-function recorder(refuse?: (call: Call) => IrisError | undefined) {
+/**
+ * A stage that records what it sees; `refuse` makes `start` throw for calls
+ * it matches; `recordsRequestIds` says it records request ids.
+ */
+function recorder(refuse?: (call: Call) => IrisError | undefined, recordsRequestIds = false) {
   const started: Call[] = [];
   const ended: { call: Call; end: CallEnd }[] = [];
   let endedWaiters: (() => void)[] = [];
   const stage: CallStage = {
+    recordsRequestIds,
     start(call) {
       started.push(call);
       const error = refuse?.(call);
@@ -81,8 +86,8 @@ describe("calls on the gRPC port", () => {
     }
   });
 
-  it("return the caller's request id in the response metadata, and a fresh one when it sent none or an unusable one", async () => {
-    const r = recorder();
+  it("return the caller's request id in the response metadata, and a fresh one when it sent none or an unusable one and a stage records ids", async () => {
+    const r = recorder(undefined, true);
     const t = await servers.start({ stages: [r.stage] });
     const c = servers.client(t.address);
     const withId = new Metadata();
@@ -101,6 +106,26 @@ describe("calls on the gRPC port", () => {
     const ended = await r.ends(4);
     expect(ended.map(({ call }) => call.requestId).slice(0, 1)).toEqual(["req-42"]);
     expect(ended[1]!.call.requestId).toBe(String(none.headers?.get("x-request-id")[0]));
+  });
+
+  it("make no request id when no stage records them: the caller's own still comes back, none otherwise", async () => {
+    const r = recorder();
+    const t = await servers.start({ stages: [r.stage] });
+    const c = servers.client(t.address);
+    const withId = new Metadata();
+    withId.set("x-request-id", "req-43");
+    const given = await grpcCall((m, cb) => c.predict({ flower: SETOSA }, m, cb), withId);
+    expect(given.headers?.get("x-request-id")).toEqual(["req-43"]);
+    const none = await grpcCall((m, cb) => c.predict({ flower: SETOSA }, m, cb));
+    expect(none.res).toBeDefined();
+    expect(none.headers?.get("x-request-id")).toEqual([]);
+    const unusable = new Metadata();
+    unusable.set("x-request-id", "has space");
+    const dropped = await grpcCall((m, cb) => c.predict({ flower: {} }, m, cb), unusable);
+    expect(dropped.err?.code).toBe(Code.INVALID_ARGUMENT);
+    expect(dropped.err?.metadata.get("x-request-id")).toEqual([]);
+    const ended = await r.ends(3);
+    expect(ended.map(({ call }) => call.requestId)).toEqual(["req-43", undefined, undefined]);
   });
 
   it("can be refused by a stage before they are handled, with the request id", async () => {
@@ -173,13 +198,23 @@ describe("calls on the HTTP port", () => {
     ]);
   });
 
-  it("return the request id in a header, the caller's when usable", async () => {
-    const t = await servers.start({ httpPort: 0 });
+  it("return the request id in a header: the caller's when usable, else a fresh one when a stage records ids", async () => {
+    const t = await servers.start({ httpPort: 0, stages: [recorder(undefined, true).stage] });
     const base = `http://127.0.0.1:${t.server.httpPort}`;
     const given = await fetch(`${base}/v2/health/live`, { headers: { "x-request-id": "abc-123" } });
     expect(given.headers.get("x-request-id")).toBe("abc-123");
     const fresh = await fetch(`${base}/v2/health/live`, { headers: { "x-request-id": "has space" } });
     expect(fresh.headers.get("x-request-id")).toMatch(UUID);
+  });
+
+  it("return no request id header when the caller sent no usable one and no stage records ids", async () => {
+    const t = await servers.start({ httpPort: 0 });
+    const base = `http://127.0.0.1:${t.server.httpPort}`;
+    const given = await fetch(`${base}/v2/health/live`, { headers: { "x-request-id": "abc-124" } });
+    expect(given.headers.get("x-request-id")).toBe("abc-124");
+    const none = await fetch(`${base}/v2/health/live`, { headers: { "x-request-id": "has space" } });
+    expect(none.status).toBe(200);
+    expect(none.headers.get("x-request-id")).toBeNull();
   });
 
   it("can be refused by a stage before the body is read, in the port's error form", async () => {

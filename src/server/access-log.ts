@@ -19,6 +19,7 @@ import { UNMATCHED_ROUTE } from "./metrics/server-metrics.js";
 
 export function accessLog(logger: Logger): CallStage {
   return {
+    recordsRequestIds: true,
     end(call, { status, ms }) {
       const grpc = call.api === "grpc";
       logger.info(

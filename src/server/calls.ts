@@ -4,9 +4,14 @@
  * (./http/calls.ts) make a Call when a request starts, run every stage's
  * `start` (which may refuse the call by throwing an IrisError: access
  * control, load shedding), and every stage's `end` once the answer has gone
- * (metrics, access logs). Each call carries a request id: the caller's
- * `x-request-id` (metadata or header) when it sent a usable one, else a new
- * one; it is returned to the caller the same way.
+ * (metrics, access logs). A call carries a request id when the caller sent
+ * a usable `x-request-id` (metadata or header), or when a stage records
+ * request ids (the access log): then a caller that sent none, or an
+ * unusable one, gets a new one. The id is returned to the caller the same
+ * way. Without a stage that records them, a new id would be written
+ * nowhere, and it is not made: every distinct value in a response header
+ * costs HTTP/2's header compression (HPACK) a new table entry, which showed
+ * as a tenth of a Predict call's time.
  */
 import { randomUUID } from "node:crypto";
 
@@ -29,7 +34,8 @@ export interface CallMethod {
 }
 
 export interface Call extends CallMethod {
-  readonly requestId: string;
+  /** The request id, returned to the caller; undefined when the caller sent none and no stage records them. */
+  readonly requestId: string | undefined;
   /** The caller's address, `ip:port`. */
   readonly peer: string;
   /** performance.now() when the request started. */
@@ -52,6 +58,8 @@ export interface CallEnd {
 }
 
 export interface CallStage {
+  /** True for a stage that records request ids (the access log): every call then gets one. */
+  readonly recordsRequestIds?: boolean;
   /**
    * A gRPC method has been registered on the port (before it listens), so
    * that a stage can prepare for its calls (metrics start every method's
@@ -68,7 +76,17 @@ export interface CallStage {
 const MAX_REQUEST_ID_LENGTH = 128;
 const USABLE_REQUEST_ID = /^[\x21-\x7e]+$/;
 
-/** The caller's request id when it is usable (printable ASCII, no spaces, at most 128 characters), else a new UUID. */
-export function requestIdOf(value: unknown): string {
-  return typeof value === "string" && value.length <= MAX_REQUEST_ID_LENGTH && USABLE_REQUEST_ID.test(value) ? value : randomUUID();
+/**
+ * The caller's request id when it is usable (printable ASCII, no spaces, at
+ * most 128 characters), else a new UUID when `mint` (a stage records
+ * request ids), else undefined.
+ */
+export function requestIdOf(value: unknown, mint: boolean): string | undefined {
+  if (typeof value === "string" && value.length <= MAX_REQUEST_ID_LENGTH && USABLE_REQUEST_ID.test(value)) return value;
+  return mint ? randomUUID() : undefined;
+}
+
+/** Whether request ids are made for callers that send none (see Call). */
+export function mintsRequestIds(stages: readonly CallStage[]): boolean {
+  return stages.some((stage) => stage.recordsRequestIds === true);
 }

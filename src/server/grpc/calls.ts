@@ -3,33 +3,32 @@
  * server interceptor, so it covers every service on the port (iris.v1, the
  * Open Inference Protocol, health, reflection) alike: it makes the Call when
  * the request's metadata arrives, runs the stages' `start` (a throw refuses
- * the call before its message is read), returns the request id in the
- * response metadata (in the trailers when the call ends without headers),
+ * the call before its message is read), returns the request id, when there
+ * is one, in the response metadata (in the trailers when the call ends
+ * without headers),
  * answers a request message that could not be decoded with INVALID_ARGUMENT
  * (see ./codec.ts), notes the rows and model version an answer carries, and
  * runs the stages' `end` exactly once: at the status, or at cancellation.
+ * Each call also keeps a RequestFlow (./flow.ts): its request bytes and
+ * time, and its answer bytes, bounded.
  *
  * Some statuses are sent by grpc-js itself, past the interceptors: a
  * request over the receive limit (RESOURCE_EXHAUSTED), a response that
  * cannot be serialized (INTERNAL), a deadline that passes
  * (DEADLINE_EXCEEDED). Such a call only looks cancelled from here; its end
  * reports the status grpc-js actually sent, read from the HTTP/2 stream's
- * sent headers or trailers (see sentStatus). Calls of a method the port does not serve
- * (UNIMPLEMENTED) and requests that are not gRPC at all are refused by
+ * sent headers or trailers (see sentStatus). Calls of a method the port
+ * does not serve (UNIMPLEMENTED) and requests that are not gRPC at all are refused by
  * grpc-js before any interceptor exists: no stage sees them.
  */
-import type { Http2Stream } from "node:http2";
-import {
-  Metadata,
-  ServerInterceptingCall,
-  type ServerInterceptingCallInterface,
-  type ServerInterceptor,
-  type ServerMethodDefinition,
-} from "@grpc/grpc-js";
+import type { Http2Stream, ServerHttp2Stream } from "node:http2";
+import { Metadata, type ServerInterceptingCallInterface, type ServerInterceptor, type ServerMethodDefinition } from "@grpc/grpc-js";
 import { Code } from "../../errors.js";
 import type { Logger } from "../../logger.js";
-import { REQUEST_ID_KEY, requestIdOf, type Call, type CallMethod, type CallStage } from "../calls.js";
+import { mintsRequestIds, REQUEST_ID_KEY, requestIdOf, type Call, type CallMethod, type CallStage } from "../calls.js";
 import { undecodableError } from "./codec.js";
+import type { GrpcConnection } from "./connections.js";
+import { RequestDeadlines, RequestFlow, type FlowOptions } from "./flow.js";
 import { toServiceStatus } from "./status.js";
 
 /** go-grpc-prometheus's grpc_type of a method. */
@@ -49,24 +48,13 @@ export function declareMethods(stages: readonly CallStage[], definition: Record<
 
 /**
  * The grpc-status that grpc-js itself sent on a call, or undefined when it
- * sent none (the client cancelled, or the connection was lost). grpc-js's
- * base call keeps its HTTP/2 stream as `stream`, which is not public API;
- * what is read from it is (`sentHeaders`, `sentTrailers` of node:http2). A
- * grpc-js without that field makes this undefined, and such calls count as
- * CANCELLED; test/metrics.test.ts would notice.
+ * sent none (the client cancelled, or the connection was lost), read from
+ * the HTTP/2 stream's sent headers or trailers (node:http2's `sentHeaders`,
+ * `sentTrailers`).
  */
-function sentStatus(next: ServerInterceptingCallInterface): number | undefined {
-  let call: unknown = next;
-  // Other interceptors (from credentials) may sit in between; each keeps the next as `nextCall`.
-  for (let depth = 0; depth < 8 && typeof call === "object" && call !== null; depth++) {
-    const stream = (call as { stream?: Partial<Http2Stream> }).stream;
-    if (stream !== undefined) {
-      const status = stream.sentTrailers?.["grpc-status"] ?? stream.sentHeaders?.["grpc-status"];
-      return status === undefined ? undefined : Number(status);
-    }
-    call = (call as { nextCall?: unknown }).nextCall;
-  }
-  return undefined;
+function sentStatus(stream: Http2Stream): number | undefined {
+  const status = stream.sentTrailers?.["grpc-status"] ?? stream.sentHeaders?.["grpc-status"];
+  return status === undefined ? undefined : Number(status);
 }
 
 /** What an answer says of the rows it predicted and the model that answered, for the messages that say it. */
@@ -95,79 +83,252 @@ export function subjectOf(certificate: { subject?: Partial<Record<string, string
   return parts.length === 0 ? undefined : parts.join(", ");
 }
 
-export function callInterceptor(stages: readonly CallStage[], logger: Logger): ServerInterceptor {
-  return (method: ServerMethodDefinition<unknown, unknown>, next: ServerInterceptingCallInterface) => {
-    const [, service = "", name = ""] = method.path.split("/");
-    const kind = kindOf(method);
-    let call: Call | undefined;
-    let ended = false;
-    let sentMetadata = false;
-    let refused = false;
-    const end = (status: number): void => {
-      if (ended || call === undefined) return;
-      ended = true;
-      const done = { status, ms: performance.now() - call.started };
-      for (const stage of stages) stage.end?.(call, done);
-    };
-    const intercepting: ServerInterceptingCall = new ServerInterceptingCall(next, {
-      start: (startNext) =>
-        startNext({
-          onReceiveMetadata: (metadata, metadataNext) => {
-            call = {
-              api: "grpc",
-              service,
-              method: name,
-              kind,
-              requestId: requestIdOf(metadata.get(REQUEST_ID_KEY)[0]),
-              peer: next.getPeer(),
-              started: performance.now(),
-              authorization: textOf(metadata.get("authorization")[0]),
-              clientSubject: subjectOf(next.getAuthContext().sslPeerCertificate),
-            };
-            try {
-              for (const stage of stages) stage.start?.(call);
-            } catch (err) {
-              const { code, details, metadata: trailers } = toServiceStatus(err, logger, method.path);
-              intercepting.sendStatus({ code, details, metadata: trailers ?? new Metadata() });
-              return;
-            }
-            metadataNext(metadata);
-          },
-          onReceiveMessage: (message, messageNext) => {
-            // A request the deserializer could not decode (./codec.ts) is answered here.
-            const error = undecodableError(message, method.path);
-            if (error === undefined) return messageNext(message);
-            refused = true;
-            const { code, details, metadata: trailers } = toServiceStatus(error, logger, method.path);
-            intercepting.sendStatus({ code, details, metadata: trailers ?? new Metadata() });
-          },
-          onReceiveHalfClose: (halfCloseNext) => {
-            if (!refused) halfCloseNext();
-          },
-          // After a status from grpc-js itself too (see sentStatus).
-          onCancel: () => end(sentStatus(next) ?? Code.CANCELLED),
-        }),
-      sendMetadata: (metadata, metadataNext) => {
-        sentMetadata = true;
-        if (call !== undefined) metadata.set(REQUEST_ID_KEY, call.requestId);
-        metadataNext(metadata);
-      },
-      sendMessage: (message, messageNext) => {
-        if (call !== undefined) describe(call, message);
-        messageNext(message);
-      },
-      sendStatus: (status, statusNext) => {
-        end(status.code);
-        if (!sentMetadata && call !== undefined) {
-          // A trailers-only answer: the request id goes with the status.
-          const trailers = status.metadata ?? new Metadata();
-          trailers.set(REQUEST_ID_KEY, call.requestId);
-          statusNext({ ...status, metadata: trailers });
-          return;
-        }
-        statusNext(status);
-      },
-    });
-    return intercepting;
+
+export interface CallInterceptorOptions extends FlowOptions {
+  stages: readonly CallStage[];
+  logger: Logger;
+}
+
+/** What a call knows of its connection, found once per HTTP/2 session and kept for its later calls. */
+interface Peer {
+  readonly peer: string;
+  readonly clientSubject: string | undefined;
+  readonly connection: GrpcConnection | undefined;
+}
+
+/** What every call of the port shares. */
+interface Port {
+  readonly options: CallInterceptorOptions;
+  readonly deadlines: RequestDeadlines;
+  /** Whether calls without a usable request id get a new one (see ../calls.ts). */
+  readonly mintRequestIds: boolean;
+}
+
+/** A method as the stages see it, with its path, made once per method. */
+interface MethodInfo extends CallMethod {
+  readonly path: string;
+  readonly requestStream: boolean;
+}
+
+type Listener = Parameters<ServerInterceptingCallInterface["start"]>[0];
+type Status = Parameters<ServerInterceptingCallInterface["sendStatus"]>[0];
+
+let missingStreamLogged = false;
+
+/**
+ * The HTTP/2 stream of grpc-js's base call (see ./flow.ts), or undefined
+ * (logged once) with a grpc-js that keeps none. Other interceptors (from
+ * credentials) may sit in between; each keeps the next as `nextCall`.
+ */
+function streamOf(next: ServerInterceptingCallInterface, logger: Logger): ServerHttp2Stream | undefined {
+  let call: unknown = next;
+  for (let depth = 0; depth < 8 && typeof call === "object" && call !== null; depth++) {
+    const stream = (call as { stream?: ServerHttp2Stream }).stream;
+    if (stream !== undefined && typeof stream.prependListener === "function") return stream;
+    call = (call as { nextCall?: unknown }).nextCall;
+  }
+  if (!missingStreamLogged) {
+    missingStreamLogged = true;
+    logger.error("this grpc-js keeps no HTTP/2 stream on its calls: request and answer bytes go uncounted");
+  }
+  return undefined;
+}
+
+/**
+ * The port's one server interceptor: every call of every service becomes a
+ * GrpcCall, which grpc-js drives directly (no ServerInterceptingCall
+ * layers: each costs every call a dozen objects).
+ */
+export function callInterceptor(options: CallInterceptorOptions): ServerInterceptor {
+  const methods = new Map<string, MethodInfo>();
+  const peers = new WeakMap<object, Peer>();
+  const port: Port = { options, deadlines: new RequestDeadlines(options.requestTimeoutMs), mintRequestIds: mintsRequestIds(options.stages) };
+  const peerOf = (next: ServerInterceptingCallInterface, stream: ServerHttp2Stream | undefined): Peer => {
+    const session = stream?.session;
+    let known = session === undefined ? undefined : peers.get(session);
+    if (known === undefined) {
+      const peer = next.getPeer();
+      known = { peer, clientSubject: subjectOf(next.getAuthContext().sslPeerCertificate), connection: options.connections.get(peer) };
+      if (session !== undefined) peers.set(session, known);
+    }
+    return known;
   };
+  return (method: ServerMethodDefinition<unknown, unknown>, next: ServerInterceptingCallInterface) => {
+    let info = methods.get(method.path);
+    if (info === undefined) {
+      const [, service = "", name = ""] = method.path.split("/");
+      info = { api: "grpc", service, method: name, kind: kindOf(method), path: method.path, requestStream: method.requestStream };
+      methods.set(method.path, info);
+    }
+    const stream = streamOf(next, options.logger);
+    // grpc-js's type asks for its ServerInterceptingCall class; it only ever uses the interface GrpcCall implements.
+    return new GrpcCall(info, next, stream, peerOf(next, stream), port) as unknown as ReturnType<ServerInterceptor>;
+  };
+}
+
+/**
+ * One call, between grpc-js's base call (`next`) and the handler: the
+ * handler's side calls start/send* on it; the base call's side calls its
+ * on* methods (it is the base call's listener).
+ */
+class GrpcCall implements ServerInterceptingCallInterface, Listener {
+  readonly #method: MethodInfo;
+  readonly #next: ServerInterceptingCallInterface;
+  readonly #stream: ServerHttp2Stream | undefined;
+  readonly #peer: Peer;
+  readonly #port: Port;
+  readonly #flow: RequestFlow | undefined;
+  #listener: Listener | undefined;
+  #call: Call | undefined;
+  #sentMetadata = false;
+  #sentStatus = false;
+  #refused = false;
+  #ended = false;
+
+  constructor(
+    method: MethodInfo,
+    next: ServerInterceptingCallInterface,
+    stream: ServerHttp2Stream | undefined,
+    peer: Peer,
+    port: Port,
+  ) {
+    this.#method = method;
+    this.#next = next;
+    this.#stream = stream;
+    this.#peer = peer;
+    this.#port = port;
+    this.#flow =
+      stream === undefined
+        ? undefined
+        : new RequestFlow(stream, peer.connection, port.options, port.deadlines, method.requestStream, (error) => this.#refuse(error));
+  }
+
+  // The handler's side.
+
+  start(listener: Listener): void {
+    this.#listener = listener;
+    this.#next.start(this);
+  }
+
+  sendMetadata(metadata: Metadata): void {
+    this.#sentMetadata = true;
+    const id = this.#call?.requestId;
+    if (id !== undefined) metadata.set(REQUEST_ID_KEY, id);
+    this.#next.sendMetadata(metadata);
+  }
+
+  sendMessage(message: unknown, callback: () => void): void {
+    // The response metadata (with the request id) goes first.
+    if (!this.#sentMetadata) this.sendMetadata(new Metadata());
+    if (this.#call !== undefined) describe(this.#call, message);
+    if (this.#flow === undefined) this.#next.sendMessage(message, callback);
+    else this.#flow.send(message, callback, (m, done) => this.#next.sendMessage(m, done));
+  }
+
+  sendStatus(status: Status): void {
+    if (this.#sentStatus) return;
+    this.#sentStatus = true;
+    this.#end(status.code);
+    // The request is done with: its bytes are free even while the answer waits to be read.
+    this.#flow?.end();
+    const id = this.#call?.requestId;
+    if (!this.#sentMetadata && id !== undefined) {
+      // A trailers-only answer: the request id goes with the status.
+      const trailers = status.metadata ?? new Metadata();
+      trailers.set(REQUEST_ID_KEY, id);
+      this.#next.sendStatus({ ...status, metadata: trailers });
+      return;
+    }
+    this.#next.sendStatus(status);
+  }
+
+  startRead(): void {
+    this.#next.startRead();
+  }
+
+  getPeer(): string {
+    return this.#peer.peer;
+  }
+
+  getDeadline(): ReturnType<ServerInterceptingCallInterface["getDeadline"]> {
+    return this.#next.getDeadline();
+  }
+
+  getHost(): string {
+    return this.#next.getHost();
+  }
+
+  getAuthContext(): ReturnType<ServerInterceptingCallInterface["getAuthContext"]> {
+    return this.#next.getAuthContext();
+  }
+
+  getConnectionInfo(): ReturnType<ServerInterceptingCallInterface["getConnectionInfo"]> {
+    return this.#next.getConnectionInfo();
+  }
+
+  getMetricsRecorder(): ReturnType<ServerInterceptingCallInterface["getMetricsRecorder"]> {
+    return this.#next.getMetricsRecorder();
+  }
+
+  // The base call's side.
+
+  onReceiveMetadata(metadata: Metadata): void {
+    const call: Call = {
+      api: "grpc",
+      service: this.#method.service,
+      method: this.#method.method,
+      kind: this.#method.kind,
+      requestId: requestIdOf(metadata.get(REQUEST_ID_KEY)[0], this.#port.mintRequestIds),
+      peer: this.#peer.peer,
+      started: this.#flow?.started ?? performance.now(),
+      authorization: textOf(metadata.get("authorization")[0]),
+      clientSubject: this.#peer.clientSubject,
+    };
+    this.#call = call;
+    try {
+      for (const stage of this.#port.options.stages) stage.start?.(call);
+    } catch (err) {
+      // Refused before its message is read: the handler never hears of the call.
+      this.#refuse(err);
+      return;
+    }
+    this.#listener!.onReceiveMetadata(metadata);
+  }
+
+  onReceiveMessage(message: unknown): void {
+    this.#flow?.messageArrived();
+    // A request the deserializer could not decode (./codec.ts) is answered here.
+    const error = undecodableError(message, this.#method.path);
+    if (error === undefined) return this.#listener!.onReceiveMessage(message);
+    this.#refuse(error);
+  }
+
+  onReceiveHalfClose(): void {
+    this.#flow?.arrived();
+    if (!this.#refused) this.#listener!.onReceiveHalfClose();
+  }
+
+  onCancel(): void {
+    this.#flow?.ended();
+    // After a status from grpc-js itself too (see sentStatus).
+    this.#end(this.#stream === undefined ? Code.CANCELLED : (sentStatus(this.#stream) ?? Code.CANCELLED));
+    this.#listener!.onCancel();
+  }
+
+  /** Ends the call now with `reason`'s status (see ./status.ts). */
+  #refuse(reason: unknown): void {
+    if (this.#sentStatus) return;
+    this.#refused = true;
+    const { code, details, metadata } = toServiceStatus(reason, this.#port.options.logger, this.#method.path);
+    this.sendStatus({ code, details, metadata: metadata ?? new Metadata() });
+  }
+
+  /** Runs the stages' `end`, once. */
+  #end(status: number): void {
+    const call = this.#call;
+    if (this.#ended || call === undefined) return;
+    this.#ended = true;
+    const done = { status, ms: performance.now() - call.started };
+    for (const stage of this.#port.options.stages) stage.end?.(call, done);
+  }
 }

@@ -1,6 +1,6 @@
 /**
- * What each gRPC call holds in memory, bounded: the innermost grpc-js server
- * interceptor, the one next to the HTTP/2 stream.
+ * What each gRPC call holds in memory, bounded: one RequestFlow per call,
+ * kept by the call's interceptor (./calls.ts), next to the HTTP/2 stream.
  *
  * - Request bytes: every byte of a request reserves its place in the
  *   process-wide InflightBytes as it arrives (a compressed message reserves
@@ -12,7 +12,8 @@
  *   whatever the number of streams.
  * - Request time: a call whose request has not fully arrived
  *   `requestTimeoutMs` after it started (a slow or stalled sender) is ended
- *   with DEADLINE_EXCEEDED, which frees its stream and its bytes.
+ *   with DEADLINE_EXCEEDED, which frees its stream and its bytes. One timer
+ *   serves every call of the port (RequestDeadlines), not one per call.
  * - Answer bytes: each answer written and not yet taken by the client
  *   counts against its connection (./connections.ts) until the write
  *   completes or the stream closes (not when the status is sent: an answer
@@ -26,18 +27,9 @@
  * would fail.
  */
 import type { ServerHttp2Stream } from "node:http2";
-import {
-  ServerInterceptingCall,
-  type Metadata,
-  type ServerInterceptingCallInterface,
-  type ServerInterceptor,
-  type ServerMethodDefinition,
-} from "@grpc/grpc-js";
 import { Code, IrisError } from "../../errors.js";
-import type { Logger } from "../../logger.js";
 import type { InflightBytes } from "../limits.js";
 import type { GrpcConnection, GrpcConnections } from "./connections.js";
-import { toServiceStatus } from "./status.js";
 
 export interface FlowOptions {
   inflight: InflightBytes;
@@ -45,118 +37,129 @@ export interface FlowOptions {
   /** The receive limit: what a compressed message is counted as. */
   maxReceiveBytes: number;
   requestTimeoutMs: number;
-  logger: Logger;
 }
-
-type Listener = Parameters<ServerInterceptingCallInterface["start"]>[0];
 
 /** The 5-byte prefix of each gRPC message: compressed flag, then length. */
 const PREFIX_BYTES = 5;
 
-let missingStreamLogged = false;
+/**
+ * The calls whose requests have not arrived in full, oldest first, and one
+ * timer, set for the oldest one's deadline: all have the same timeout, so
+ * the order they started in is the order their deadlines pass in.
+ */
+export class RequestDeadlines {
+  readonly timeoutMs: number;
+  readonly #waiting = new Set<RequestFlow>();
+  #timer: NodeJS.Timeout | undefined;
 
-function streamOf(next: ServerInterceptingCallInterface, logger: Logger): ServerHttp2Stream | undefined {
-  const stream = (next as { stream?: ServerHttp2Stream }).stream;
-  if (stream !== undefined && typeof stream.prependListener === "function") return stream;
-  if (!missingStreamLogged) {
-    missingStreamLogged = true;
-    logger.error("this grpc-js keeps no HTTP/2 stream on its calls: request and answer bytes go uncounted");
+  constructor(timeoutMs: number) {
+    this.timeoutMs = timeoutMs;
   }
-  return undefined;
-}
 
-/** The innermost interceptor of the gRPC port (it must come first in the server's `interceptors`). */
-export function flowInterceptor(options: FlowOptions): ServerInterceptor {
-  return (method: ServerMethodDefinition<unknown, unknown>, next: ServerInterceptingCallInterface) => {
-    const stream = streamOf(next, options.logger);
-    // grpc-js wants a ServerInterceptingCall; one without a responder passes everything to FlowCall.
-    return new ServerInterceptingCall(stream === undefined ? next : new FlowCall(method, next, stream, options));
+  add(flow: RequestFlow): void {
+    this.#waiting.add(flow);
+    if (this.#timer === undefined) this.#arm(flow.started);
+  }
+
+  delete(flow: RequestFlow): void {
+    this.#waiting.delete(flow);
+  }
+
+  /** Sets the timer for the deadline of a call that started at `started`. */
+  #arm(started: number): void {
+    this.#timer = setTimeout(this.#sweep, Math.max(0, started + this.timeoutMs - performance.now()));
+    this.#timer.unref();
+  }
+
+  readonly #sweep = (): void => {
+    this.#timer = undefined;
+    const now = performance.now();
+    for (const flow of this.#waiting) {
+      if (flow.started + this.timeoutMs > now) return this.#arm(flow.started);
+      this.#waiting.delete(flow);
+      flow.timedOut();
+    }
   };
 }
 
-class FlowCall implements ServerInterceptingCallInterface {
-  /** The call below, under the name grpc-js's own intercepting calls give it (for code that looks for the stream). */
-  readonly nextCall: ServerInterceptingCallInterface;
-  readonly #next: ServerInterceptingCallInterface;
+/**
+ * One call's request bytes, request time and answer bytes. `refuse` ends
+ * the call with an error's status (the call's own sendStatus).
+ */
+export class RequestFlow {
+  /** performance.now() when the call started. */
+  readonly started: number;
   readonly #stream: ServerHttp2Stream;
   readonly #options: FlowOptions;
-  readonly #path: string;
-  readonly #requestStream: boolean;
+  readonly #deadlines: RequestDeadlines;
   readonly #connection: GrpcConnection | undefined;
+  readonly #refuse: (error: IrisError) => void;
   /** Request bytes reserved and not given back. */
   #reserved = 0;
-  /** Bytes reserved by each message received in full and not yet handed on (streaming requests). */
-  readonly #complete: number[] = [];
+  /** Bytes reserved by each message received in full and not yet handed on (streaming requests only). */
+  #complete: number[] | undefined;
   /** Bytes reserved by the message being received. */
   #partial = 0;
-  /** Bytes of the current message's prefix seen, and the prefix itself. */
+  /** Bytes of the current message's prefix seen; its flag byte; its length so far. */
   #prefixSeen = 0;
-  readonly #prefix = Buffer.alloc(PREFIX_BYTES);
+  #flag = 0;
+  #length = 0;
   /** Body bytes of the current message still to come. */
   #bodyLeft = 0;
   /** Answer bytes written and not yet completed. */
   #unread = 0;
+  #waiting = true;
   #ended = false;
-  #timer: NodeJS.Timeout | undefined;
 
   constructor(
-    method: ServerMethodDefinition<unknown, unknown>,
-    next: ServerInterceptingCallInterface,
     stream: ServerHttp2Stream,
+    connection: GrpcConnection | undefined,
     options: FlowOptions,
+    deadlines: RequestDeadlines,
+    streaming: boolean,
+    refuse: (error: IrisError) => void,
   ) {
-    this.nextCall = next;
-    this.#next = next;
+    this.started = performance.now();
     this.#stream = stream;
+    this.#connection = connection;
     this.#options = options;
-    this.#path = method.path;
-    this.#requestStream = method.requestStream;
-    this.#connection = options.connections.get(next.getPeer());
+    this.#deadlines = deadlines;
+    this.#refuse = refuse;
+    if (streaming) this.#complete = [];
     // Before grpc-js's own listener, so that a refused chunk is never decoded.
     stream.prependListener("data", this.#onData);
-    stream.once("close", () => {
-      this.#end();
-      if (this.#connection !== undefined) this.#written(this.#connection, this.#unread);
-    });
-    this.#timer = setTimeout(() => this.#timedOut(), options.requestTimeoutMs);
-    this.#timer.unref();
+    deadlines.add(this);
   }
 
-  start(listener: Listener): void {
-    this.#next.start({
-      onReceiveMetadata: (metadata: Metadata) => listener.onReceiveMetadata(metadata),
-      onReceiveMessage: (message: unknown) => {
-        if (this.#requestStream) {
-          // The request has started to arrive; each message is handed on as it comes.
-          this.#arrived();
-          this.#give(this.#complete.shift() ?? 0);
-        }
-        listener.onReceiveMessage(message);
-      },
-      onReceiveHalfClose: () => {
-        this.#arrived();
-        listener.onReceiveHalfClose();
-      },
-      onCancel: () => {
-        this.#end();
-        listener.onCancel();
-      },
-    });
+  /** A message of the request has been decoded and is handed on (a streaming request's bytes are given back one message at a time). */
+  messageArrived(): void {
+    const complete = this.#complete;
+    if (complete === undefined) return;
+    // The request has started to arrive: no request timeout any more.
+    this.arrived();
+    this.#give(complete.shift() ?? 0);
   }
 
-  sendMetadata(metadata: Metadata): void {
-    this.#next.sendMetadata(metadata);
+  /** The request has arrived (in full, or for streaming requests, started to): no request timeout any more. */
+  arrived(): void {
+    if (!this.#waiting) return;
+    this.#waiting = false;
+    this.#deadlines.delete(this);
   }
 
-  sendMessage(message: unknown, callback: () => void): void {
-    // A unary request has been handled once its answer is sent: its bytes are
-    // free now, not when a client that does not read lets the status through.
-    if (!this.#requestStream) this.#end();
+  /**
+   * Writes an answer through `send` (the base call's sendMessage), counting
+   * its bytes against the connection until the write completes. A unary
+   * request has been handled once its answer is sent: its bytes are free
+   * now, not when a client that does not read lets the status through.
+   */
+  send(message: unknown, callback: () => void, send: (message: unknown, callback: () => void) => void): void {
+    if (this.#complete === undefined) this.end();
     const connection = this.#connection;
-    if (connection === undefined) return this.#next.sendMessage(message, callback);
+    if (connection === undefined) return send(message, callback);
     const write = { bytes: 0, done: false };
     const before = this.#stream.writableLength;
-    this.#next.sendMessage(message, () => {
+    send(message, () => {
       write.done = true;
       this.#written(connection, write.bytes);
       callback();
@@ -167,38 +170,36 @@ class FlowCall implements ServerInterceptingCallInterface {
     this.#options.connections.addUnread(connection, write.bytes);
   }
 
-  sendStatus(status: Parameters<ServerInterceptingCallInterface["sendStatus"]>[0]): void {
-    // The request is done with: its bytes are free even while the answer waits to be read.
-    this.#end();
-    this.#next.sendStatus(status);
+  /** Called when the request time is up (by RequestDeadlines). */
+  timedOut(): void {
+    this.#waiting = false;
+    if (this.#ended) return;
+    this.#refuse(
+      new IrisError(Code.DEADLINE_EXCEEDED, `the request did not arrive in full within ${this.#options.requestTimeoutMs} ms of the call's start`),
+    );
   }
 
-  startRead(): void {
-    this.#next.startRead();
+  /** The call is done with its request (answered, refused or cancelled): its bytes are given back. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.arrived();
+    this.#stream.off("data", this.#onData);
+    this.#give(this.#reserved);
+    if (this.#complete !== undefined) this.#complete.length = 0;
   }
 
-  getPeer(): string {
-    return this.#next.getPeer();
-  }
-
-  getDeadline(): ReturnType<ServerInterceptingCallInterface["getDeadline"]> {
-    return this.#next.getDeadline();
-  }
-
-  getHost(): string {
-    return this.#next.getHost();
-  }
-
-  getAuthContext(): ReturnType<ServerInterceptingCallInterface["getAuthContext"]> {
-    return this.#next.getAuthContext();
-  }
-
-  getConnectionInfo(): ReturnType<ServerInterceptingCallInterface["getConnectionInfo"]> {
-    return this.#next.getConnectionInfo();
-  }
-
-  getMetricsRecorder(): ReturnType<ServerInterceptingCallInterface["getMetricsRecorder"]> {
-    return this.#next.getMetricsRecorder();
+  /**
+   * The call has ended (grpc-js's onCancel: after its status, or when its
+   * stream closed first). Answer bytes still unread are counted until the
+   * stream closes; a stream listener is only added for those.
+   */
+  ended(): void {
+    this.end();
+    const connection = this.#connection;
+    if (connection === undefined || this.#unread === 0) return;
+    if (this.#stream.closed || this.#stream.destroyed) this.#written(connection, this.#unread);
+    else this.#stream.once("close", () => this.#written(connection, this.#unread));
   }
 
   readonly #onData = (chunk: Buffer): void => {
@@ -209,14 +210,14 @@ class FlowCall implements ServerInterceptingCallInterface {
     let at = 0;
     while (at < chunk.length) {
       if (this.#prefixSeen < PREFIX_BYTES) {
-        const n = Math.min(PREFIX_BYTES - this.#prefixSeen, chunk.length - at);
-        chunk.copy(this.#prefix, this.#prefixSeen, at, at + n);
-        this.#prefixSeen += n;
-        at += n;
-        if (this.#prefixSeen < PREFIX_BYTES) break;
-        this.#bodyLeft = this.#prefix.readUInt32BE(1);
+        const b = chunk[at++]!;
+        if (this.#prefixSeen === 0) this.#flag = b;
+        else this.#length = this.#length * 256 + b;
+        if (++this.#prefixSeen < PREFIX_BYTES) continue;
+        this.#bodyLeft = this.#length;
+        this.#length = 0;
         // A compressed message counts as the most it may decompress to.
-        if ((this.#prefix[0]! & 1) === 1) {
+        if ((this.#flag & 1) === 1) {
           const extra = Math.max(0, this.#options.maxReceiveBytes - this.#bodyLeft);
           if (!this.#reserve(extra)) return;
           this.#partial += extra;
@@ -227,7 +228,7 @@ class FlowCall implements ServerInterceptingCallInterface {
         at += n;
       }
       if (this.#prefixSeen === PREFIX_BYTES && this.#bodyLeft === 0) {
-        this.#complete.push(this.#partial);
+        this.#complete?.push(this.#partial);
         this.#partial = 0;
         this.#prefixSeen = 0;
       }
@@ -254,36 +255,5 @@ class FlowCall implements ServerInterceptingCallInterface {
     const done = Math.min(bytes, this.#unread);
     this.#unread -= done;
     this.#options.connections.removeUnread(connection, done);
-  }
-
-  /** The request has arrived (in full, or for streaming requests, started to): no request timeout any more. */
-  #arrived(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #timedOut(): void {
-    this.#timer = undefined;
-    if (this.#ended) return;
-    this.#refuse(
-      new IrisError(Code.DEADLINE_EXCEEDED, `the request did not arrive in full within ${this.#options.requestTimeoutMs} ms of the call's start`),
-    );
-  }
-
-  /** Ends the call now with `error`'s status; the request bytes it held are given back. */
-  #refuse(error: IrisError): void {
-    if (this.#ended) return;
-    this.#end();
-    this.#next.sendStatus(toServiceStatus(error, this.#options.logger, this.#path));
-  }
-
-  /** The call is done with its request (answered, refused or cancelled). */
-  #end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#arrived();
-    this.#stream.off("data", this.#onData);
-    this.#give(this.#reserved);
-    this.#complete.length = 0;
   }
 }

@@ -12,8 +12,9 @@
  *
  * The port's connections are accepted by ./connections.ts (connection
  * limit, unread answers, lingering sockets) and each call passes through
- * ./flow.ts (request bytes and time, answer bytes) before the per-call
- * stages; HTTP/2 itself is bounded by the options of grpcLimitOptions.
+ * one interceptor, ./calls.ts: its request bytes and time and its answer
+ * bytes (./flow.ts), and the per-call stages; HTTP/2 itself is bounded by
+ * the options of grpcLimitOptions.
  */
 import { format } from "node:util";
 import { Server, ServerCredentials, setLogger as setGrpcLogger, type ServerOptions } from "@grpc/grpc-js";
@@ -25,7 +26,6 @@ import type { Readiness } from "../readiness.js";
 import type { CallStage } from "../calls.js";
 import type { InflightBytes } from "../limits.js";
 import { GrpcConnections } from "./connections.js";
-import { flowInterceptor } from "./flow.js";
 import type { PredictionRecorder } from "../metrics/recorder.js";
 import { callInterceptor, declareMethods } from "./calls.js";
 import { guardedRegistry } from "./codec.js";
@@ -196,16 +196,15 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     options.clientTls !== undefined
       ? new GrpcConnections(server, ServerCredentials.createInsecure(), options.limits, logger, options.clientTls)
       : new GrpcConnections(server, options.credentials ?? ServerCredentials.createInsecure(), options.limits, logger);
-  // The flow interceptor first: grpc-js makes the first the innermost, next to the HTTP/2 stream.
   grpcOptions.interceptors!.push(
-    flowInterceptor({
+    callInterceptor({
+      stages: [...options.stages, connections.stage],
       inflight: options.inflight,
       connections,
       maxReceiveBytes: options.maxReceiveBytes,
       requestTimeoutMs: options.limits.requestTimeoutMs,
       logger,
     }),
-    callInterceptor([...options.stages, connections.stage], logger),
   );
   const health = new HealthReporter();
   const guarded = guardedRegistry(server, logger);

@@ -1,7 +1,8 @@
 /**
  * The per-call machinery of the HTTP port (see ../calls.ts), as fastify
  * hooks: `onRequest` makes the Call (`request.call`) with the route as
- * declared and the request id (returned in the `x-request-id` header), and
+ * declared and the request id (returned in the `x-request-id` header, when
+ * there is one), and
  * runs the stages' `start` (a throw is answered by the error handler, before
  * the body is read); handlers note the rows and model version on
  * `request.call`; `onResponse` (or `onRequestAbort`) runs the stages' `end`
@@ -10,7 +11,7 @@
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import type { FastifyInstance } from "fastify";
-import { REQUEST_ID_KEY, requestIdOf, type Call, type CallStage } from "../calls.js";
+import { mintsRequestIds, REQUEST_ID_KEY, requestIdOf, type Call, type CallStage } from "../calls.js";
 import { subjectOf } from "../grpc/calls.js";
 
 /** The subject of the client certificate a TLS connection presented, when it was verified against the client CA. */
@@ -37,6 +38,7 @@ export function registerCalls(app: FastifyInstance, stages: readonly CallStage[]
     const done = { status, ms: performance.now() - call.started };
     for (const stage of stages) stage.end?.(call, done);
   };
+  const mint = mintsRequestIds(stages);
   app.decorateRequest("call", undefined as unknown as Call);
   app.addHook("onRequest", (request, reply, done) => {
     const call: Call = {
@@ -44,14 +46,14 @@ export function registerCalls(app: FastifyInstance, stages: readonly CallStage[]
       service: request.method,
       method: request.routeOptions.url ?? "",
       kind: "http",
-      requestId: requestIdOf(request.headers[REQUEST_ID_KEY]),
+      requestId: requestIdOf(request.headers[REQUEST_ID_KEY], mint),
       peer: `${request.ip}:${request.socket.remotePort ?? 0}`,
       started: performance.now(),
       authorization: request.headers.authorization,
       clientSubject: verifiedSubject(request.socket),
     };
     request.call = call;
-    void reply.header(REQUEST_ID_KEY, call.requestId);
+    if (call.requestId !== undefined) void reply.header(REQUEST_ID_KEY, call.requestId);
     try {
       for (const stage of stages) stage.start?.(call);
     } catch (err) {

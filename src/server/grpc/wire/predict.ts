@@ -31,20 +31,25 @@ function flowerOf(present: number): Flower {
  * valid encoding give an Undecodable naming the problem.
  */
 export function decodePredictRequest(bytes: Uint8Array): PredictRequest | Undecodable {
-  const r = new WireReader(bytes);
   const end = bytes.length;
-  // The common case: one full flower, as every encoder writes it.
-  if (end === CANONICAL_FLOWER_BYTES + 2 && bytes[0] === FLOWER_TAG && bytes[1] === CANONICAL_FLOWER_BYTES && isCanonicalFlower(bytes, 2, end)) {
-    const v = r.view;
+  // The common case: one full flower, as every encoder writes it, in a Buffer (as grpc-js hands it over).
+  if (
+    end === CANONICAL_FLOWER_BYTES + 2 &&
+    bytes[0] === FLOWER_TAG &&
+    bytes[1] === CANONICAL_FLOWER_BYTES &&
+    isCanonicalFlower(bytes, 2, end) &&
+    Buffer.isBuffer(bytes)
+  ) {
     return {
       flower: {
-        sepalLength: v.getFloat64(3, true),
-        sepalWidth: v.getFloat64(12, true),
-        petalLength: v.getFloat64(21, true),
-        petalWidth: v.getFloat64(30, true),
+        sepalLength: bytes.readDoubleLE(3),
+        sepalWidth: bytes.readDoubleLE(12),
+        petalLength: bytes.readDoubleLE(21),
+        petalWidth: bytes.readDoubleLE(30),
       },
     };
   }
+  const r = new WireReader(bytes);
   let flower: Flower | undefined;
   try {
     while (r.pos < end) {
