@@ -130,9 +130,12 @@ describe("calls on the gRPC port", () => {
 
   it("can be refused by a stage before they are handled, with the request id", async () => {
     let handled = 0;
+    // `seen` comes first and sees every call end; `r` refuses Predict, and sees only the calls it let through end.
+    const seen = recorder();
     const r = recorder((call) => (call.method === "Predict" ? new IrisError(Code.UNAUTHENTICATED, "no token") : undefined));
+    const after = recorder();
     const t = await servers.start({
-      stages: [r.stage],
+      stages: [seen.stage, r.stage, after.stage],
       decorateService: (s) => ({ ...s, predict: (call, cb) => (handled++, s.predict(call, cb)) }),
     });
     const c = servers.client(t.address);
@@ -144,11 +147,14 @@ describe("calls on the gRPC port", () => {
     expect(handled).toBe(0);
     // Other methods go through.
     expect((await grpcCall((m, cb) => c.modelInfo({}, m, cb))).err).toBeNull();
-    const ended = await r.ends(2);
+    const ended = await seen.ends(2);
     expect(ended.map(({ call, end }) => [call.method, end.status])).toEqual([
       ["Predict", Code.UNAUTHENTICATED],
       ["ModelInfo", Code.OK],
     ]);
+    expect(r.ended.map(({ call }) => call.method)).toEqual(["ModelInfo"]);
+    expect(after.started.map((call) => call.method)).toEqual(["ModelInfo"]);
+    expect(after.ended.map(({ call }) => call.method)).toEqual(["ModelInfo"]);
   });
 
   it("end once, as CANCELLED, when the client cancels", async () => {
@@ -218,15 +224,18 @@ describe("calls on the HTTP port", () => {
   });
 
   it("can be refused by a stage before the body is read, in the port's error form", async () => {
+    const seen = recorder();
     const r = recorder((call) => (call.method === "/predict" ? new IrisError(Code.UNAUTHENTICATED, "no token") : undefined));
-    const t = await servers.start({ stages: [r.stage], httpPort: 0 });
+    const t = await servers.start({ stages: [seen.stage, r.stage], httpPort: 0 });
     const res = await fetch(`http://127.0.0.1:${t.server.httpPort}/predict`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-request-id": "r-1" },
       body: JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] }),
     });
     expect([res.status, await res.json(), res.headers.get("x-request-id")]).toEqual([401, { error: "no token" }, "r-1"]);
-    const ended = await r.ends(1);
+    const ended = await seen.ends(1);
     expect(ended.map(({ call, end }) => [call.method, end.status])).toEqual([["/predict", 401]]);
+    // The stage that refused the call does not see it end.
+    expect(r.ended).toEqual([]);
   });
 });

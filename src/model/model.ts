@@ -89,9 +89,35 @@ export class IrisModel {
   outOfRangeBatch(x: Float64Array, rows: number, masks: Uint32Array): number {
     const d = this.numFeatures;
     if (masks.length < rows) throw new RangeError(`masks holds ${masks.length}, expected ${rows}`);
+    if (d === 4) return this.outOfRangeBatch4(x, rows, masks);
     let flagged = 0;
     for (let r = 0; r < rows; r++) {
       const mask = this.outOfRange(x, r * d);
+      masks[r] = mask;
+      if (mask !== 0) flagged++;
+    }
+    return flagged;
+  }
+
+  /** {@link outOfRangeBatch} unrolled for 4 features. */
+  private outOfRangeBatch4(x: Float64Array, rows: number, masks: Uint32Array): number {
+    const { low, high } = this;
+    const l0 = low[0]!;
+    const l1 = low[1]!;
+    const l2 = low[2]!;
+    const l3 = low[3]!;
+    const h0 = high[0]!;
+    const h1 = high[1]!;
+    const h2 = high[2]!;
+    const h3 = high[3]!;
+    let flagged = 0;
+    for (let r = 0, o = 0; r < rows; r++, o += 4) {
+      const v0 = x[o]!;
+      const v1 = x[o + 1]!;
+      const v2 = x[o + 2]!;
+      const v3 = x[o + 3]!;
+      const mask =
+        (v0 < l0 || v0 > h0 ? 1 : 0) | (v1 < l1 || v1 > h1 ? 2 : 0) | (v2 < l2 || v2 > h2 ? 4 : 0) | (v3 < l3 || v3 > h3 ? 8 : 0);
       masks[r] = mask;
       if (mask !== 0) flagged++;
     }
@@ -196,9 +222,10 @@ export class IrisModel {
       max = z2;
       best = 2;
     }
-    const e0 = Math.exp(z0 - max);
-    const e1 = Math.exp(z1 - max);
-    const e2 = Math.exp(z2 - max);
+    // exp(0) is exactly 1: the most probable class needs no exp.
+    const e0 = best === 0 ? 1 : Math.exp(z0 - max);
+    const e1 = best === 1 ? 1 : Math.exp(z1 - max);
+    const e2 = best === 2 ? 1 : Math.exp(z2 - max);
     const inv = 1 / (e0 + e1 + e2);
     out[offset] = e0 * inv;
     out[offset + 1] = e1 * inv;

@@ -48,6 +48,10 @@ export interface Call extends CallMethod {
   rows?: number;
   /** The version of the model that answered, when one did. */
   modelVersion?: string;
+  /** How many of the stages, in order, have seen `start` return (set by startCall; stages ignore it). */
+  stagesStarted: number;
+  /** Set by endCall once the stages have seen the end. */
+  ended: boolean;
 }
 
 export interface CallEnd {
@@ -66,10 +70,37 @@ export interface CallStage {
    * series at 0).
    */
   declare?(method: CallMethod): void;
-  /** A call has started (metadata or headers received, before the body is read). Throw an IrisError to refuse it. */
+  /**
+   * A call has started (metadata or headers received, before the body is
+   * read). Throw an IrisError to refuse it: the stages after this one do
+   * not see it start.
+   */
   start?(call: Call): void;
-  /** The call has ended (answered, refused or cancelled); called once. */
+  /**
+   * The call has ended (answered, refused or cancelled); called once, for
+   * every call whose `start` this stage saw return (a stage without
+   * `start`: every call). A stage that admits calls counts them out here.
+   */
   end?(call: Call, end: CallEnd): void;
+}
+
+/** Runs the stages' `start` in order; a stage's throw refuses the call and is thrown on. */
+export function startCall(stages: readonly CallStage[], call: Call): void {
+  for (let i = 0; i < stages.length; i++) {
+    stages[i]!.start?.(call);
+    call.stagesStarted = i + 1;
+  }
+}
+
+/** Runs the stages' `end` (see CallStage.end), once per call. */
+export function endCall(stages: readonly CallStage[], call: Call, status: number): void {
+  if (call.ended) return;
+  call.ended = true;
+  const end: CallEnd = { status, ms: performance.now() - call.started };
+  for (let i = 0; i < stages.length; i++) {
+    const stage = stages[i]!;
+    if (i < call.stagesStarted || stage.start === undefined) stage.end?.(call, end);
+  }
 }
 
 /** Longest request id taken from a caller; longer ones are replaced, not truncated. */

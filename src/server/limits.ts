@@ -101,7 +101,6 @@ export class InflightBytes {
 export class LoadShedder implements CallStage {
   readonly limit: number;
   readonly #inflight: InflightBytes | undefined;
-  readonly #admitted = new WeakSet<Call>();
   #active = 0;
 
   /** With `inflight`, calls are also refused at their start while no request byte is free. */
@@ -122,11 +121,10 @@ export class LoadShedder implements CallStage {
     }
     if (this.#inflight !== undefined && this.#inflight.used >= this.#inflight.limit) throw this.#inflight.refusal();
     this.#active++;
-    this.#admitted.add(call);
   }
 
+  /** Called only for calls whose start returned (see CallStage.end): those admitted and probes. */
   end(call: Call): void {
-    if (!this.#admitted.delete(call)) return;
-    this.#active--;
+    if (!isProbe(call)) this.#active--;
   }
 }

@@ -25,7 +25,7 @@ import type { Http2Stream, ServerHttp2Stream } from "node:http2";
 import { Metadata, type ServerInterceptingCallInterface, type ServerInterceptor, type ServerMethodDefinition } from "@grpc/grpc-js";
 import { Code } from "../../errors.js";
 import type { Logger } from "../../logger.js";
-import { mintsRequestIds, REQUEST_ID_KEY, requestIdOf, type Call, type CallMethod, type CallStage } from "../calls.js";
+import { endCall, mintsRequestIds, REQUEST_ID_KEY, requestIdOf, startCall, type Call, type CallMethod, type CallStage } from "../calls.js";
 import { undecodableError } from "./codec.js";
 import type { GrpcConnection } from "./connections.js";
 import { RequestDeadlines, RequestFlow, type FlowOptions } from "./flow.js";
@@ -183,7 +183,6 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener {
   #sentMetadata = false;
   #sentStatus = false;
   #refused = false;
-  #ended = false;
 
   constructor(
     method: MethodInfo,
@@ -283,10 +282,12 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener {
       started: this.#flow?.started ?? performance.now(),
       authorization: textOf(metadata.get("authorization")[0]),
       clientSubject: this.#peer.clientSubject,
+      stagesStarted: 0,
+      ended: false,
     };
     this.#call = call;
     try {
-      for (const stage of this.#port.options.stages) stage.start?.(call);
+      startCall(this.#port.options.stages, call);
     } catch (err) {
       // Refused before its message is read: the handler never hears of the call.
       this.#refuse(err);
@@ -325,10 +326,7 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener {
 
   /** Runs the stages' `end`, once. */
   #end(status: number): void {
-    const call = this.#call;
-    if (this.#ended || call === undefined) return;
-    this.#ended = true;
-    const done = { status, ms: performance.now() - call.started };
-    for (const stage of this.#port.options.stages) stage.end?.(call, done);
+    if (this.#call !== undefined) endCall(this.#port.options.stages, this.#call, status);
   }
+
 }

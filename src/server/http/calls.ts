@@ -11,7 +11,7 @@
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import type { FastifyInstance } from "fastify";
-import { mintsRequestIds, REQUEST_ID_KEY, requestIdOf, type Call, type CallStage } from "../calls.js";
+import { endCall, mintsRequestIds, REQUEST_ID_KEY, requestIdOf, startCall, type Call, type CallStage } from "../calls.js";
 import { subjectOf } from "../grpc/calls.js";
 
 /** The subject of the client certificate a TLS connection presented, when it was verified against the client CA. */
@@ -31,12 +31,8 @@ declare module "fastify" {
 const CLIENT_CLOSED_REQUEST = 499;
 
 export function registerCalls(app: FastifyInstance, stages: readonly CallStage[]): void {
-  const ended = new WeakSet<Call>();
   const end = (call: Call | undefined, status: number): void => {
-    if (call === undefined || ended.has(call)) return;
-    ended.add(call);
-    const done = { status, ms: performance.now() - call.started };
-    for (const stage of stages) stage.end?.(call, done);
+    if (call !== undefined) endCall(stages, call, status);
   };
   const mint = mintsRequestIds(stages);
   app.decorateRequest("call", undefined as unknown as Call);
@@ -51,11 +47,13 @@ export function registerCalls(app: FastifyInstance, stages: readonly CallStage[]
       started: performance.now(),
       authorization: request.headers.authorization,
       clientSubject: verifiedSubject(request.socket),
+      stagesStarted: 0,
+      ended: false,
     };
     request.call = call;
     if (call.requestId !== undefined) void reply.header(REQUEST_ID_KEY, call.requestId);
     try {
-      for (const stage of stages) stage.start?.(call);
+      startCall(stages, call);
     } catch (err) {
       done(err as Error);
       return;

@@ -18,7 +18,7 @@
 import { endianness } from "node:os";
 import type { IrisError } from "../../../errors.js";
 import { collectMeasurements, Violations } from "../../validate.js";
-import { ALL_PRESENT, isCanonicalFlower, readFlower } from "./flower.js";
+import { ALL_PRESENT, CANONICAL_FLOWER_BYTES, isCanonicalFlower, readFlower } from "./flower.js";
 import { MalformedMessage, WireReader, WireType } from "./reader.js";
 import { stringSize, varintSize, writeString, writeVarint } from "./writer.js";
 import { Undecodable } from "./undecodable.js";
@@ -35,6 +35,19 @@ export interface BatchRequest {
 /** The tags of BatchPredictRequest's fields, as the generated encoder writes them. */
 const FLOWERS_TAG = (1 << 3) | WireType.LEN;
 const OMIT_PROBABILITIES_TAG = (2 << 3) | WireType.VARINT;
+
+/** A `flowers` entry as every encoder writes a full flower: its tag, its length (36), then the canonical flower. */
+const CANONICAL_ENTRY_BYTES = 2 + CANONICAL_FLOWER_BYTES;
+
+/** Whether a canonical `flowers` entry (see CANONICAL_ENTRY_BYTES) starts at buf[p] and ends by `end`. */
+function isCanonicalEntry(buf: Uint8Array, p: number, end: number): boolean {
+  return (
+    p + CANONICAL_ENTRY_BYTES <= end &&
+    buf[p] === FLOWERS_TAG &&
+    buf[p + 1] === CANONICAL_FLOWER_BYTES &&
+    isCanonicalFlower(buf, p + 2, p + CANONICAL_ENTRY_BYTES)
+  );
+}
 
 /** True for a finite, non-negative number (NaN fails `>=`). */
 function ok(v: number): boolean {
@@ -54,6 +67,12 @@ export function decodeBatchPredictRequest(bytes: Uint8Array): BatchRequest | Und
   let omitProbabilities = false;
   try {
     while (r.pos < end) {
+      const p = r.pos;
+      if (isCanonicalEntry(buf, p, end)) {
+        r.pos = p + CANONICAL_ENTRY_BYTES;
+        rows++;
+        continue;
+      }
       const tag = r.tag(end);
       if (tag === FLOWERS_TAG) {
         const stop = r.delimited(end);
@@ -94,31 +113,41 @@ export function readBatchRows({ bytes, rows }: BatchRequest, x: Float64Array): I
   const values = new Float64Array(4);
   let violations: Violations | undefined;
   for (let row = 0, o = 0; r.pos < end; ) {
-    const tag = r.tag(end);
-    if (tag !== FLOWERS_TAG) {
-      if (tag === OMIT_PROBABILITIES_TAG) r.bool(end);
-      else r.skip(tag, end);
-      continue;
-    }
-    const stop = r.delimited(end);
-    const p = r.pos;
     let a: number;
     let b: number;
     let c: number;
     let d: number;
     let present = ALL_PRESENT;
-    if (isCanonicalFlower(buf, p, stop)) {
-      a = view.getFloat64(p + 1, true);
-      b = view.getFloat64(p + 10, true);
-      c = view.getFloat64(p + 19, true);
-      d = view.getFloat64(p + 28, true);
-      r.pos = stop;
+    const q = r.pos;
+    if (isCanonicalEntry(buf, q, end)) {
+      // The flower's doubles, past the entry's tag and length and each field's tag.
+      a = view.getFloat64(q + 3, true);
+      b = view.getFloat64(q + 12, true);
+      c = view.getFloat64(q + 21, true);
+      d = view.getFloat64(q + 30, true);
+      r.pos = q + CANONICAL_ENTRY_BYTES;
     } else {
-      present = readFlower(r, stop, values, 0);
-      a = values[0]!;
-      b = values[1]!;
-      c = values[2]!;
-      d = values[3]!;
+      const tag = r.tag(end);
+      if (tag !== FLOWERS_TAG) {
+        if (tag === OMIT_PROBABILITIES_TAG) r.bool(end);
+        else r.skip(tag, end);
+        continue;
+      }
+      const stop = r.delimited(end);
+      if (isCanonicalFlower(buf, r.pos, stop)) {
+        const p = r.pos;
+        a = view.getFloat64(p + 1, true);
+        b = view.getFloat64(p + 10, true);
+        c = view.getFloat64(p + 19, true);
+        d = view.getFloat64(p + 28, true);
+        r.pos = stop;
+      } else {
+        present = readFlower(r, stop, values, 0);
+        a = values[0]!;
+        b = values[1]!;
+        c = values[2]!;
+        d = values[3]!;
+      }
     }
     if (present === ALL_PRESENT && ok(a) && ok(b) && ok(c) && ok(d)) {
       x[o] = a;
