@@ -195,6 +195,28 @@ describe("request bytes in progress", () => {
     expect(t.server.inflight.used).toBe(0);
     expect(t.server.shedder.active).toBe(0);
   });
+
+  it("time every waiting request with one timer: a request that completes leaves the others' deadlines as they were", async () => {
+    const t = await servers.start({ limits: { requestTimeoutMs: 1000 } });
+    const s = await session(t.server.port);
+    const frame = grpcFrame(PredictRequest.encode({ flower: SETOSA }).finish());
+    const first = rawCall(s, PREDICT, frame.subarray(0, 7), { end: false });
+    const middle = rawCall(s, PREDICT, frame.subarray(0, 7), { end: false });
+    const last = rawCall(s, PREDICT, frame.subarray(0, 7), { end: false });
+    await until(() => t.server.shedder.active === 3, t.address);
+    // The middle one's request arrives: it is answered, and taken out from between the other two.
+    middle.stream.end(frame.subarray(7));
+    expect((await middle.answer).status).toBe(Code.OK);
+    const order: string[] = [];
+    const [a, c] = await Promise.all([
+      first.answer.then((answer) => (order.push("first"), answer)),
+      last.answer.then((answer) => (order.push("last"), answer)),
+    ]);
+    expect([a.status, c.status]).toEqual([Code.DEADLINE_EXCEEDED, Code.DEADLINE_EXCEEDED]);
+    expect(order).toEqual(["first", "last"]);
+    expect(t.server.inflight.used).toBe(0);
+    expect(t.server.shedder.active).toBe(0);
+  });
 });
 
 describe("answers a client does not read", () => {

@@ -28,7 +28,7 @@ import type { Logger } from "../../logger.js";
 import { endCall, mintsRequestIds, REQUEST_ID_KEY, requestIdOf, startCall, type Call, type CallMethod, type CallStage } from "../calls.js";
 import { undecodableError } from "./codec.js";
 import type { GrpcConnection } from "./connections.js";
-import { RequestDeadlines, RequestFlow, type FlowOptions } from "./flow.js";
+import { RequestDeadlines, RequestFlow, type FlowCall, type FlowOptions } from "./flow.js";
 import { toServiceStatus } from "./status.js";
 
 /** go-grpc-prometheus's grpc_type of a method. */
@@ -171,7 +171,7 @@ export function callInterceptor(options: CallInterceptorOptions): ServerIntercep
  * handler's side calls start/send* on it; the base call's side calls its
  * on* methods (it is the base call's listener).
  */
-class GrpcCall implements ServerInterceptingCallInterface, Listener {
+class GrpcCall implements ServerInterceptingCallInterface, Listener, FlowCall {
   readonly #method: MethodInfo;
   readonly #next: ServerInterceptingCallInterface;
   readonly #stream: ServerHttp2Stream | undefined;
@@ -199,7 +199,7 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener {
     this.#flow =
       stream === undefined
         ? undefined
-        : new RequestFlow(stream, peer.connection, port.options, port.deadlines, method.requestStream, (error) => this.#refuse(error));
+        : new RequestFlow(stream, peer.connection, port.options, port.deadlines, method.requestStream, this);
   }
 
   // The handler's side.
@@ -221,7 +221,7 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener {
     if (!this.#sentMetadata) this.sendMetadata(new Metadata());
     if (this.#call !== undefined) describe(this.#call, message);
     if (this.#flow === undefined) this.#next.sendMessage(message, callback);
-    else this.#flow.send(message, callback, (m, done) => this.#next.sendMessage(m, done));
+    else this.#flow.send(message, callback);
   }
 
   sendStatus(status: Status): void {
@@ -290,7 +290,7 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener {
       startCall(this.#port.options.stages, call);
     } catch (err) {
       // Refused before its message is read: the handler never hears of the call.
-      this.#refuse(err);
+      this.refuse(err);
       return;
     }
     this.#listener!.onReceiveMetadata(metadata);
@@ -301,7 +301,7 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener {
     // A request the deserializer could not decode (./codec.ts) is answered here.
     const error = undecodableError(message, this.#method.path);
     if (error === undefined) return this.#listener!.onReceiveMessage(message);
-    this.#refuse(error);
+    this.refuse(error);
   }
 
   onReceiveHalfClose(): void {
@@ -316,8 +316,13 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener {
     this.#listener!.onCancel();
   }
 
+  /** The base call (for the flow's writes). */
+  get below(): ServerInterceptingCallInterface {
+    return this.#next;
+  }
+
   /** Ends the call now with `reason`'s status (see ./status.ts). */
-  #refuse(reason: unknown): void {
+  refuse(reason: unknown): void {
     if (this.#sentStatus) return;
     this.#refused = true;
     const { code, details, metadata } = toServiceStatus(reason, this.#port.options.logger, this.#method.path);
