@@ -10,8 +10,9 @@
  * unusable one, gets a new one. The id is returned to the caller the same
  * way. Without a stage that records them, a new id would be written
  * nowhere, and it is not made: every distinct value in a response header
- * costs HTTP/2's header compression (HPACK) a new table entry, which showed
- * as a tenth of a Predict call's time.
+ * costs HTTP/2's header compression (HPACK) a new table entry, and with the
+ * header's handling that was 3 to 4 µs of the 70 µs a Predict call cost the
+ * server in a CPU profile under load.
  */
 import { randomUUID } from "node:crypto";
 

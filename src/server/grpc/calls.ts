@@ -5,10 +5,10 @@
  * the request's metadata arrives, runs the stages' `start` (a throw refuses
  * the call before its message is read), returns the request id, when there
  * is one, in the response metadata (in the trailers when the call ends
- * without headers),
- * answers a request message that could not be decoded with INVALID_ARGUMENT
- * (see ./codec.ts), notes the rows and model version an answer carries, and
- * runs the stages' `end` exactly once: at the status, or at cancellation.
+ * without headers), answers a request message that could not be decoded
+ * with INVALID_ARGUMENT (see ./codec.ts), notes the rows and model version
+ * an answer carries, and runs the stages' `end` exactly once: at the
+ * status, or at cancellation.
  * Each call also keeps a RequestFlow (./flow.ts): its request bytes and
  * time, and its answer bytes, bounded.
  *
@@ -18,8 +18,8 @@
  * (DEADLINE_EXCEEDED). Such a call only looks cancelled from here; its end
  * reports the status grpc-js actually sent, read from the HTTP/2 stream's
  * sent headers or trailers (see sentStatus). Calls of a method the port
- * does not serve (UNIMPLEMENTED) and requests that are not gRPC at all are refused by
- * grpc-js before any interceptor exists: no stage sees them.
+ * does not serve (UNIMPLEMENTED) and requests that are not gRPC at all are
+ * refused by grpc-js before any interceptor exists: no stage sees them.
  */
 import type { Http2Stream, ServerHttp2Stream } from "node:http2";
 import { Metadata, type ServerInterceptingCallInterface, type ServerInterceptor, type ServerMethodDefinition } from "@grpc/grpc-js";
@@ -82,7 +82,6 @@ export function subjectOf(certificate: { subject?: Partial<Record<string, string
   const parts = Object.entries(certificate.subject).flatMap(([k, v]) => (v === undefined ? [] : Array.isArray(v) ? v : [v]).map((x) => `${k}=${x}`));
   return parts.length === 0 ? undefined : parts.join(", ");
 }
-
 
 export interface CallInterceptorOptions extends FlowOptions {
   stages: readonly CallStage[];

@@ -2,11 +2,10 @@
  * The per-call machinery of the HTTP port (see ../calls.ts), as fastify
  * hooks: `onRequest` makes the Call (`request.call`) with the route as
  * declared and the request id (returned in the `x-request-id` header, when
- * there is one), and
- * runs the stages' `start` (a throw is answered by the error handler, before
- * the body is read); handlers note the rows and model version on
- * `request.call`; `onResponse` (or `onRequestAbort`) runs the stages' `end`
- * exactly once.
+ * there is one), and runs the stages' `start` (a throw is answered by the
+ * error handler, before the body is read); handlers note the rows and model
+ * version on `request.call`; `onResponse` (or `onRequestAbort`) runs the
+ * stages' `end` exactly once.
  */
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
