@@ -118,14 +118,13 @@ export function readBatchRows({ bytes, rows }: BatchRequest, x: Float64Array): I
     let c: number;
     let d: number;
     let present = ALL_PRESENT;
+    // Where a canonical flower starts (its doubles follow each field's 1-byte tag), or -1.
+    let flower = -1;
+    let stop: number;
     const q = r.pos;
     if (isCanonicalEntry(buf, q, end)) {
-      // The flower's doubles, past the entry's tag and length and each field's tag.
-      a = view.getFloat64(q + 3, true);
-      b = view.getFloat64(q + 12, true);
-      c = view.getFloat64(q + 21, true);
-      d = view.getFloat64(q + 30, true);
-      r.pos = q + CANONICAL_ENTRY_BYTES;
+      flower = q + 2;
+      stop = q + CANONICAL_ENTRY_BYTES;
     } else {
       const tag = r.tag(end);
       if (tag !== FLOWERS_TAG) {
@@ -133,21 +132,21 @@ export function readBatchRows({ bytes, rows }: BatchRequest, x: Float64Array): I
         else r.skip(tag, end);
         continue;
       }
-      const stop = r.delimited(end);
-      if (isCanonicalFlower(buf, r.pos, stop)) {
-        const p = r.pos;
-        a = view.getFloat64(p + 1, true);
-        b = view.getFloat64(p + 10, true);
-        c = view.getFloat64(p + 19, true);
-        d = view.getFloat64(p + 28, true);
-        r.pos = stop;
-      } else {
-        present = readFlower(r, stop, values, 0);
-        a = values[0]!;
-        b = values[1]!;
-        c = values[2]!;
-        d = values[3]!;
-      }
+      stop = r.delimited(end);
+      if (isCanonicalFlower(buf, r.pos, stop)) flower = r.pos;
+    }
+    if (flower >= 0) {
+      a = view.getFloat64(flower + 1, true);
+      b = view.getFloat64(flower + 10, true);
+      c = view.getFloat64(flower + 19, true);
+      d = view.getFloat64(flower + 28, true);
+      r.pos = stop;
+    } else {
+      present = readFlower(r, stop, values, 0);
+      a = values[0]!;
+      b = values[1]!;
+      c = values[2]!;
+      d = values[3]!;
     }
     if (present === ALL_PRESENT && ok(a) && ok(b) && ok(c) && ok(d)) {
       x[o] = a;
