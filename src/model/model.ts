@@ -39,6 +39,9 @@ export class IrisModel {
   private readonly b: Float64Array;
   /** Scratch scores for the argmax-only batch path. */
   private readonly scores: Float64Array;
+  /** Scratch for one row and its class, for predictInto. */
+  private readonly one = new Float64Array(4);
+  private readonly oneClass = new Int32Array(1);
   /** Each feature's training range, in model order: [min, max]. */
   private readonly low: Float64Array;
   private readonly high: Float64Array;
@@ -137,7 +140,12 @@ export class IrisModel {
    * probable class. No allocation.
    */
   predictInto(row: ArrayLike<number>, out: Float64Array, offset = 0): number {
-    return this.iris ? this.predictRow3x4(row, 0, out, offset) : this.predictRow(row, 0, out, offset);
+    if (!this.iris) return this.predictRow(row, 0, out, offset);
+    // The batch kernel, on a copy of the row: one implementation of the unrolled math.
+    const one = this.one;
+    for (let j = 0; j < 4; j++) one[j] = row[j]!;
+    this.predictBatch3x4(one, 1, this.oneClass, out, offset);
+    return this.oneClass[0]!;
   }
 
   /** Predicts one row; allocates the result (convenience path). */
@@ -161,10 +169,10 @@ export class IrisModel {
       throw new RangeError(`probabilitiesOut holds ${probabilitiesOut.length}, expected ${rows * k}`);
     }
     if (probabilitiesOut) {
-      if (this.iris) for (let r = 0; r < rows; r++) classesOut[r] = this.predictRow3x4(x, r * d, probabilitiesOut, r * k);
+      if (this.iris) this.predictBatch3x4(x, rows, classesOut, probabilitiesOut, 0);
       else for (let r = 0; r < rows; r++) classesOut[r] = this.predictRow(x, r * d, probabilitiesOut, r * k);
     } else {
-      if (this.iris) for (let r = 0; r < rows; r++) classesOut[r] = this.argmaxRow3x4(x, r * d);
+      if (this.iris) this.argmaxBatch3x4(x, rows, classesOut);
       else for (let r = 0; r < rows; r++) classesOut[r] = this.argmaxRow(x, r * d);
     }
   }
@@ -198,63 +206,79 @@ export class IrisModel {
     return best;
   }
 
-  /** {@link predictRow} unrolled for 3 classes × 4 features. */
-  private predictRow3x4(x: ArrayLike<number>, o: number, out: Float64Array, offset: number): number {
-    const w = this.w;
-    const b = this.b;
-    const x0 = x[o]!;
-    const x1 = x[o + 1]!;
-    const x2 = x[o + 2]!;
-    const x3 = x[o + 3]!;
-    const z0 = b[0]! + w[0]! * x0 + w[1]! * x1 + w[2]! * x2 + w[3]! * x3;
-    const z1 = b[1]! + w[4]! * x0 + w[5]! * x1 + w[6]! * x2 + w[7]! * x3;
-    const z2 = b[2]! + w[8]! * x0 + w[9]! * x1 + w[10]! * x2 + w[11]! * x3;
-    if (!(Number.isFinite(z0) && Number.isFinite(z1) && Number.isFinite(z2))) {
-      return this.predictRowScaled(x, o, out, offset);
+  /**
+   * {@link predictRow} for `rows` rows, unrolled for 3 classes × 4 features,
+   * probabilities from out[offset]: one loop with the coefficients in
+   * locals (and typed arrays only, so that every access stays monomorphic).
+   */
+  private predictBatch3x4(x: Float64Array, rows: number, classesOut: Int32Array, out: Float64Array, offset: number): void {
+    const { w, b } = this;
+    const w0 = w[0]!, w1 = w[1]!, w2 = w[2]!, w3 = w[3]!;
+    const w4 = w[4]!, w5 = w[5]!, w6 = w[6]!, w7 = w[7]!;
+    const w8 = w[8]!, w9 = w[9]!, w10 = w[10]!, w11 = w[11]!;
+    const b0 = b[0]!, b1 = b[1]!, b2 = b[2]!;
+    for (let r = 0, o = 0, p = offset; r < rows; r++, o += 4, p += 3) {
+      const x0 = x[o]!;
+      const x1 = x[o + 1]!;
+      const x2 = x[o + 2]!;
+      const x3 = x[o + 3]!;
+      const z0 = b0 + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
+      const z1 = b1 + w4 * x0 + w5 * x1 + w6 * x2 + w7 * x3;
+      const z2 = b2 + w8 * x0 + w9 * x1 + w10 * x2 + w11 * x3;
+      if (!(Number.isFinite(z0) && Number.isFinite(z1) && Number.isFinite(z2))) {
+        classesOut[r] = this.predictRowScaled(x, o, out, p);
+        continue;
+      }
+      let best = 0;
+      let max = z0;
+      if (z1 > max) {
+        max = z1;
+        best = 1;
+      }
+      if (z2 > max) {
+        max = z2;
+        best = 2;
+      }
+      // exp(0) is exactly 1: the most probable class needs no exp.
+      const e0 = best === 0 ? 1 : Math.exp(z0 - max);
+      const e1 = best === 1 ? 1 : Math.exp(z1 - max);
+      const e2 = best === 2 ? 1 : Math.exp(z2 - max);
+      const inv = 1 / (e0 + e1 + e2);
+      out[p] = e0 * inv;
+      out[p + 1] = e1 * inv;
+      out[p + 2] = e2 * inv;
+      classesOut[r] = best;
     }
-    let best = 0;
-    let max = z0;
-    if (z1 > max) {
-      max = z1;
-      best = 1;
-    }
-    if (z2 > max) {
-      max = z2;
-      best = 2;
-    }
-    // exp(0) is exactly 1: the most probable class needs no exp.
-    const e0 = best === 0 ? 1 : Math.exp(z0 - max);
-    const e1 = best === 1 ? 1 : Math.exp(z1 - max);
-    const e2 = best === 2 ? 1 : Math.exp(z2 - max);
-    const inv = 1 / (e0 + e1 + e2);
-    out[offset] = e0 * inv;
-    out[offset + 1] = e1 * inv;
-    out[offset + 2] = e2 * inv;
-    return best;
   }
 
-  /** {@link argmaxRow} unrolled for 3 classes × 4 features. */
-  private argmaxRow3x4(x: Float64Array, o: number): number {
-    const w = this.w;
-    const b = this.b;
-    const x0 = x[o]!;
-    const x1 = x[o + 1]!;
-    const x2 = x[o + 2]!;
-    const x3 = x[o + 3]!;
-    const z0 = b[0]! + w[0]! * x0 + w[1]! * x1 + w[2]! * x2 + w[3]! * x3;
-    const z1 = b[1]! + w[4]! * x0 + w[5]! * x1 + w[6]! * x2 + w[7]! * x3;
-    const z2 = b[2]! + w[8]! * x0 + w[9]! * x1 + w[10]! * x2 + w[11]! * x3;
-    if (!(Number.isFinite(z0) && Number.isFinite(z1) && Number.isFinite(z2))) {
-      return this.predictRowScaled(x, o, this.scores, 0);
+  /** {@link argmaxRow} for `rows` rows, unrolled for 3 classes × 4 features (see predictBatch3x4). */
+  private argmaxBatch3x4(x: Float64Array, rows: number, classesOut: Int32Array): void {
+    const { w, b } = this;
+    const w0 = w[0]!, w1 = w[1]!, w2 = w[2]!, w3 = w[3]!;
+    const w4 = w[4]!, w5 = w[5]!, w6 = w[6]!, w7 = w[7]!;
+    const w8 = w[8]!, w9 = w[9]!, w10 = w[10]!, w11 = w[11]!;
+    const b0 = b[0]!, b1 = b[1]!, b2 = b[2]!;
+    for (let r = 0, o = 0; r < rows; r++, o += 4) {
+      const x0 = x[o]!;
+      const x1 = x[o + 1]!;
+      const x2 = x[o + 2]!;
+      const x3 = x[o + 3]!;
+      const z0 = b0 + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
+      const z1 = b1 + w4 * x0 + w5 * x1 + w6 * x2 + w7 * x3;
+      const z2 = b2 + w8 * x0 + w9 * x1 + w10 * x2 + w11 * x3;
+      if (!(Number.isFinite(z0) && Number.isFinite(z1) && Number.isFinite(z2))) {
+        classesOut[r] = this.predictRowScaled(x, o, this.scores, 0);
+        continue;
+      }
+      let best = 0;
+      let max = z0;
+      if (z1 > max) {
+        max = z1;
+        best = 1;
+      }
+      if (z2 > max) best = 2;
+      classesOut[r] = best;
     }
-    let best = 0;
-    let max = z0;
-    if (z1 > max) {
-      max = z1;
-      best = 1;
-    }
-    if (z2 > max) best = 2;
-    return best;
   }
 
   /**
