@@ -26,14 +26,10 @@ export const SHED_RETRY_AFTER_MS = 1_000;
 /** What a call is, as far as the exemptions go. */
 type CallKind = Pick<Call, "api" | "service" | "method">;
 
-/** gRPC methods that report health or readiness. */
-const PROBE_METHODS: ReadonlySet<string> = new Set([
-  "grpc.health.v1.Health/Check",
-  "grpc.health.v1.Health/Watch",
-  "grpc.health.v1.Health/List",
-  "inference.GRPCInferenceService/ServerLive",
-  "inference.GRPCInferenceService/ServerReady",
-  "inference.GRPCInferenceService/ModelReady",
+/** gRPC methods that report health or readiness, by service (looked up without building a string per call). */
+const PROBE_METHODS: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+  ["grpc.health.v1.Health", new Set(["Check", "Watch", "List"])],
+  ["inference.GRPCInferenceService", new Set(["ServerLive", "ServerReady", "ModelReady"])],
 ]);
 
 /** HTTP routes (as declared) that report health or readiness, and the metrics scrape. */
@@ -52,7 +48,8 @@ const PROBE_ROUTES: ReadonlySet<string> = new Set([
  * or counted against the limits.
  */
 export function isProbe(call: CallKind): boolean {
-  return call.api === "grpc" ? PROBE_METHODS.has(`${call.service}/${call.method}`) : PROBE_ROUTES.has(call.method);
+  if (call.api !== "grpc") return PROBE_ROUTES.has(call.method);
+  return PROBE_METHODS.get(call.service)?.has(call.method) === true;
 }
 
 /** The refusal of a call that does not fit: RESOURCE_EXHAUSTED, retry later. */

@@ -216,8 +216,8 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener, FlowCall {
   }
 
   sendMessage(message: unknown, callback: () => void): void {
-    // The response metadata (with the request id) goes first.
-    if (!this.#sentMetadata) this.sendMetadata(new Metadata());
+    // The response metadata with the request id goes first; without one, the base call sends its own.
+    if (!this.#sentMetadata && this.#call?.requestId !== undefined) this.sendMetadata(new Metadata());
     if (this.#call !== undefined) describe(this.#call, message);
     if (this.#flow === undefined) this.#next.sendMessage(message, callback);
     else this.#flow.send(message, callback);
