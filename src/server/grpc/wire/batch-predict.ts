@@ -49,6 +49,12 @@ function isCanonicalEntry(buf: Uint8Array, p: number, end: number): boolean {
   );
 }
 
+/** Where the run of canonical entries starting at buf[p] ends (p itself when none starts there). */
+function canonicalRunEnd(buf: Uint8Array, p: number, end: number): number {
+  while (isCanonicalEntry(buf, p, end)) p += CANONICAL_ENTRY_BYTES;
+  return p;
+}
+
 /** True for a finite, non-negative number (NaN fails `>=`). */
 function ok(v: number): boolean {
   return v >= 0 && v < Infinity;
@@ -67,10 +73,12 @@ export function decodeBatchPredictRequest(bytes: Uint8Array): BatchRequest | Und
   let omitProbabilities = false;
   try {
     while (r.pos < end) {
+      // Canonical entries, the usual case, are counted a run at a time.
       const p = r.pos;
-      if (isCanonicalEntry(buf, p, end)) {
-        r.pos = p + CANONICAL_ENTRY_BYTES;
-        rows++;
+      const run = canonicalRunEnd(buf, p, end);
+      if (run !== p) {
+        rows += (run - p) / CANONICAL_ENTRY_BYTES;
+        r.pos = run;
         continue;
       }
       const tag = r.tag(end);
@@ -112,59 +120,59 @@ export function readBatchRows({ bytes, rows }: BatchRequest, x: Float64Array): I
   const end = bytes.length;
   const values = new Float64Array(4);
   let violations: Violations | undefined;
-  for (let row = 0, o = 0; r.pos < end; ) {
-    let a: number;
-    let b: number;
-    let c: number;
-    let d: number;
-    let present = ALL_PRESENT;
-    // Where a canonical flower starts (its doubles follow each field's 1-byte tag), or -1.
-    let flower = -1;
-    let stop: number;
-    const q = r.pos;
-    if (isCanonicalEntry(buf, q, end)) {
-      flower = q + 2;
-      stop = q + CANONICAL_ENTRY_BYTES;
-    } else {
-      const tag = r.tag(end);
-      if (tag !== FLOWERS_TAG) {
-        if (tag === OMIT_PROBABILITIES_TAG) r.bool(end);
-        else r.skip(tag, end);
-        continue;
-      }
-      stop = r.delimited(end);
-      if (isCanonicalFlower(buf, r.pos, stop)) flower = r.pos;
+  let row = 0;
+  while (r.pos < end) {
+    // A run of canonical entries, the usual case: four little-endian reads each (the doubles follow 1-byte tags).
+    let q = r.pos;
+    for (; isCanonicalEntry(buf, q, end); q += CANONICAL_ENTRY_BYTES, row++) {
+      const a = view.getFloat64(q + 3, true);
+      const b = view.getFloat64(q + 12, true);
+      const c = view.getFloat64(q + 21, true);
+      const d = view.getFloat64(q + 30, true);
+      const o = row * 4;
+      if (ok(a) && ok(b) && ok(c) && ok(d)) {
+        x[o] = a;
+        x[o + 1] = b;
+        x[o + 2] = c;
+        x[o + 3] = d;
+      } else violations = badRow(violations, row, ALL_PRESENT, a, b, c, d);
     }
-    if (flower >= 0) {
-      a = view.getFloat64(flower + 1, true);
-      b = view.getFloat64(flower + 10, true);
-      c = view.getFloat64(flower + 19, true);
-      d = view.getFloat64(flower + 28, true);
-      r.pos = stop;
-    } else {
-      present = readFlower(r, stop, values, 0);
-      a = values[0]!;
-      b = values[1]!;
-      c = values[2]!;
-      d = values[3]!;
+    r.pos = q;
+    if (q >= end) break;
+    // Any other field: a flower in another encoding, or another field.
+    const tag = r.tag(end);
+    if (tag !== FLOWERS_TAG) {
+      if (tag === OMIT_PROBABILITIES_TAG) r.bool(end);
+      else r.skip(tag, end);
+      continue;
     }
+    const stop = r.delimited(end);
+    const present = readFlower(r, stop, values, 0);
+    const a = values[0]!;
+    const b = values[1]!;
+    const c = values[2]!;
+    const d = values[3]!;
+    const o = row * 4;
     if (present === ALL_PRESENT && ok(a) && ok(b) && ok(c) && ok(d)) {
       x[o] = a;
       x[o + 1] = b;
       x[o + 2] = c;
       x[o + 3] = d;
-    } else {
-      violations ??= new Violations();
-      if (violations.full) violations.more();
-      else {
-        const measured = [a, b, c, d].map((v, j) => (present & (1 << j) ? v : undefined));
-        collectMeasurements(measured, `flowers[${row}]`, violations);
-      }
-    }
+    } else violations = badRow(violations, row, present, a, b, c, d);
     row++;
-    o += 4;
   }
   return violations?.error();
+}
+
+/** Notes what is wrong with row `row`'s measurements (`present`: readFlower's mask), up to the reporting limit. */
+function badRow(violations: Violations | undefined, row: number, present: number, a: number, b: number, c: number, d: number): Violations {
+  violations ??= new Violations();
+  if (violations.full) violations.more();
+  else {
+    const measured = [a, b, c, d].map((v, j) => (present & (1 << j) ? v : undefined));
+    collectMeasurements(measured, `flowers[${row}]`, violations);
+  }
+  return violations;
 }
 
 /**
