@@ -245,8 +245,21 @@ function uint32Size(v: number, field: string, i: number): number {
   return varintSize(v);
 }
 
+/**
+ * Whether every value is a one-byte varint (0 to 127), checked without a
+ * branch per value; typed arrays of integers only (a plain array may hold
+ * fractions, which `|` would truncate).
+ */
+function allOneByte(values: ArrayLike<number>): values is Int32Array | Uint32Array {
+  if (!(values instanceof Int32Array || values instanceof Uint32Array)) return false;
+  let bits = 0;
+  for (let i = 0; i < values.length; i++) bits |= values[i]!;
+  return bits >= 0 && bits < 0x80;
+}
+
 /** The bytes of a packed int32 (`signed`) or uint32 field's values; throws a RangeError for a value of neither. */
 function packedSize(values: ArrayLike<number>, signed: boolean): number {
+  if (allOneByte(values)) return values.length;
   let size = 0;
   if (signed) for (let i = 0; i < values.length; i++) size += int32Size(values[i]!, "class_indices", i);
   else for (let i = 0; i < values.length; i++) size += uint32Size(values[i]!, "out_of_range_masks", i);
@@ -312,10 +325,16 @@ function write(answer: BatchAnswer, out: Buffer, indexBytes: number, maskBytes: 
   if (classIndices.length > 0) {
     out[pos++] = (3 << 3) | WireType.LEN;
     pos = writeVarint(out, pos, indexBytes);
-    for (let i = 0; i < classIndices.length; i++) {
-      const v = classIndices[i]!;
-      if (v >= 0 && v < 0x80) out[pos++] = v;
-      else pos = writeVarint(out, pos, v);
+    if (indexBytes === classIndices.length) {
+      // Every value a one-byte varint (packedSize counted at least one byte each): the values themselves.
+      out.set(classIndices, pos);
+      pos += indexBytes;
+    } else {
+      for (let i = 0; i < classIndices.length; i++) {
+        const v = classIndices[i]!;
+        if (v >= 0 && v < 0x80) out[pos++] = v;
+        else pos = writeVarint(out, pos, v);
+      }
     }
   }
   if (probabilities.length > 0) {
@@ -332,7 +351,12 @@ function write(answer: BatchAnswer, out: Buffer, indexBytes: number, maskBytes: 
   if (masks.length > 0) {
     out[pos++] = (5 << 3) | WireType.LEN;
     pos = writeVarint(out, pos, maskBytes);
-    for (let i = 0; i < masks.length; i++) pos = writeVarint(out, pos, masks[i]!);
+    if (maskBytes === masks.length) {
+      out.set(masks, pos);
+      pos += maskBytes;
+    } else {
+      for (let i = 0; i < masks.length; i++) pos = writeVarint(out, pos, masks[i]!);
+    }
   }
   for (const v of names) pos = writeString(out, pos, (6 << 3) | WireType.LEN, v);
   if (pos !== out.length) throw new Error(`encoded ${pos} bytes of the ${out.length} computed`);
