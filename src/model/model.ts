@@ -172,7 +172,7 @@ export class IrisModel {
       if (this.iris) this.predictBatch3x4(x, rows, classesOut, probabilitiesOut, 0);
       else for (let r = 0; r < rows; r++) classesOut[r] = this.predictRow(x, r * d, probabilitiesOut, r * k);
     } else {
-      if (this.iris) this.argmaxBatch3x4(x, rows, classesOut);
+      if (this.iris) this.predictBatch3x4(x, rows, classesOut, undefined, 0);
       else for (let r = 0; r < rows; r++) classesOut[r] = this.argmaxRow(x, r * d);
     }
   }
@@ -208,10 +208,11 @@ export class IrisModel {
 
   /**
    * {@link predictRow} for `rows` rows, unrolled for 3 classes × 4 features,
-   * probabilities from out[offset]: one loop with the coefficients in
-   * locals (and typed arrays only, so that every access stays monomorphic).
+   * probabilities into out[offset..] (or, without `out`, {@link argmaxRow}):
+   * one loop with the coefficients in locals, on typed arrays only, so that
+   * every access stays monomorphic.
    */
-  private predictBatch3x4(x: Float64Array, rows: number, classesOut: Int32Array, out: Float64Array, offset: number): void {
+  private predictBatch3x4(x: Float64Array, rows: number, classesOut: Int32Array, out: Float64Array | undefined, offset: number): void {
     const { w, b } = this;
     const w0 = w[0]!, w1 = w[1]!, w2 = w[2]!, w3 = w[3]!;
     const w4 = w[4]!, w5 = w[5]!, w6 = w[6]!, w7 = w[7]!;
@@ -226,7 +227,7 @@ export class IrisModel {
       const z1 = b1 + w4 * x0 + w5 * x1 + w6 * x2 + w7 * x3;
       const z2 = b2 + w8 * x0 + w9 * x1 + w10 * x2 + w11 * x3;
       if (!(Number.isFinite(z0) && Number.isFinite(z1) && Number.isFinite(z2))) {
-        classesOut[r] = this.predictRowScaled(x, o, out, p);
+        classesOut[r] = out === undefined ? this.predictRowScaled(x, o, this.scores, 0) : this.predictRowScaled(x, o, out, p);
         continue;
       }
       let best = 0;
@@ -239,6 +240,8 @@ export class IrisModel {
         max = z2;
         best = 2;
       }
+      classesOut[r] = best;
+      if (out === undefined) continue;
       // exp(0) is exactly 1: the most probable class needs no exp.
       const e0 = best === 0 ? 1 : Math.exp(z0 - max);
       const e1 = best === 1 ? 1 : Math.exp(z1 - max);
@@ -247,37 +250,6 @@ export class IrisModel {
       out[p] = e0 * inv;
       out[p + 1] = e1 * inv;
       out[p + 2] = e2 * inv;
-      classesOut[r] = best;
-    }
-  }
-
-  /** {@link argmaxRow} for `rows` rows, unrolled for 3 classes × 4 features (see predictBatch3x4). */
-  private argmaxBatch3x4(x: Float64Array, rows: number, classesOut: Int32Array): void {
-    const { w, b } = this;
-    const w0 = w[0]!, w1 = w[1]!, w2 = w[2]!, w3 = w[3]!;
-    const w4 = w[4]!, w5 = w[5]!, w6 = w[6]!, w7 = w[7]!;
-    const w8 = w[8]!, w9 = w[9]!, w10 = w[10]!, w11 = w[11]!;
-    const b0 = b[0]!, b1 = b[1]!, b2 = b[2]!;
-    for (let r = 0, o = 0; r < rows; r++, o += 4) {
-      const x0 = x[o]!;
-      const x1 = x[o + 1]!;
-      const x2 = x[o + 2]!;
-      const x3 = x[o + 3]!;
-      const z0 = b0 + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
-      const z1 = b1 + w4 * x0 + w5 * x1 + w6 * x2 + w7 * x3;
-      const z2 = b2 + w8 * x0 + w9 * x1 + w10 * x2 + w11 * x3;
-      if (!(Number.isFinite(z0) && Number.isFinite(z1) && Number.isFinite(z2))) {
-        classesOut[r] = this.predictRowScaled(x, o, this.scores, 0);
-        continue;
-      }
-      let best = 0;
-      let max = z0;
-      if (z1 > max) {
-        max = z1;
-        best = 1;
-      }
-      if (z2 > max) best = 2;
-      classesOut[r] = best;
     }
   }
 
