@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fails when the committed generated code differs from what `npm run generate`
-# makes from proto/ now: a stale or hand-edited file under src/gen, a missing
-# or an extra one. Generates in a temporary copy, so the tree is never touched.
+# makes now (from proto/, and the WebAssembly kernel from
+# scripts/generate-kernel.ts): a stale or hand-edited file under src/gen, a
+# missing or an extra one. Generates in a temporary copy, so the tree is never touched.
 #
 #   bash scripts/check-generated.sh
 #
@@ -22,7 +23,7 @@ cp -R package.json buf.yaml buf.gen.yaml proto "$work/"
 [ -f buf.lock ] && cp buf.lock "$work/"
 ln -s "$ROOT/node_modules" "$work/node_modules"
 mkdir -p "$work/scripts"
-cp "$ROOT/scripts/protoc-gen-descriptor-set.mjs" "$work/scripts/"
+cp "$ROOT/scripts/protoc-gen-descriptor-set.mjs" "$ROOT/scripts/generate-kernel.ts" "$work/scripts/"
 (cd "$work" && npm run --silent generate) >"$work/generate.log" 2>&1 || {
   cat "$work/generate.log" >&2
   echo "check-generated: npm run generate failed" >&2
@@ -41,4 +42,4 @@ if [ "$stale" = 1 ]; then
   echo "check-generated: run \`npm run generate\` and commit the result" >&2
   exit 1
 fi
-echo "check-generated: ${outs[*]} up to date with proto/"
+echo "check-generated: ${outs[*]} up to date with proto/ and scripts/generate-kernel.ts"

@@ -1,7 +1,8 @@
 /**
- * The committed src/gen/ must be exactly what `npm run generate` makes from
- * proto/ (ts-proto stubs and the reflection descriptor set), and the contract
- * must pass buf lint.
+ * The committed src/gen/ must be exactly what `npm run generate` makes:
+ * from proto/, the ts-proto stubs and the reflection descriptor set; from
+ * scripts/generate-kernel.ts, the WebAssembly batch kernel. And the
+ * contract must pass buf lint.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
@@ -31,14 +32,15 @@ describe("generated code", () => {
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
-  it("src/gen is up to date with proto/ (run `npm run generate` when this fails)", async () => {
+  it("src/gen is up to date with proto/ and the kernel's generator (run `npm run generate` when this fails)", async () => {
     tmp = await mkdtemp(join(tmpdir(), "iris-gen-"));
     // What the `generate` script runs, into a scratch directory.
     await run(buf, ["generate", "--output", tmp], { cwd: repo });
+    await run(process.execPath, ["--import", "tsx", "scripts/generate-kernel.ts", join(tmp, "src/gen/softmax-kernel.ts")], { cwd: repo });
     const fresh = await files(join(tmp, "src/gen"));
     const committed = await files(join(repo, "src/gen"));
     expect([...committed.keys()].sort()).toEqual([...fresh.keys()].sort());
-    expect(fresh.size).toBeGreaterThanOrEqual(4);
+    expect(fresh.size).toBeGreaterThanOrEqual(5);
     for (const [name, text] of fresh) expect(committed.get(name), name).toBe(text);
   });
 

@@ -5,6 +5,7 @@
 import type { ModelArtifact } from "./artifact-schema.js";
 import { FEATURE_UNIT } from "./features.js";
 import { linearScores } from "./scoring.js";
+import { SoftmaxKernel } from "./softmax-kernel.js";
 
 /** One prediction: the winning class and the probability of every class. */
 export interface Prediction {
@@ -169,7 +170,13 @@ export class IrisModel {
       throw new RangeError(`probabilitiesOut holds ${probabilitiesOut.length}, expected ${rows * k}`);
     }
     if (probabilitiesOut) {
-      if (this.iris) this.predictBatch3x4(x, rows, classesOut, probabilitiesOut, 0);
+      const kernel = this.iris ? SoftmaxKernel.shared() : null;
+      if (kernel !== null) {
+        // The rows the WebAssembly kernel leaves are the JavaScript kernel's, one by one.
+        kernel.run(this.w, this.b, x, rows, classesOut, probabilitiesOut, (r) =>
+          this.predictBatch3x4(x.subarray(r * 4, r * 4 + 4), 1, classesOut.subarray(r, r + 1), probabilitiesOut, r * 3),
+        );
+      } else if (this.iris) this.predictBatch3x4(x, rows, classesOut, probabilitiesOut, 0);
       else for (let r = 0; r < rows; r++) classesOut[r] = this.predictRow(x, r * d, probabilitiesOut, r * k);
     } else {
       if (this.iris) this.predictBatch3x4(x, rows, classesOut, undefined, 0);
