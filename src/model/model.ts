@@ -145,7 +145,7 @@ export class IrisModel {
     // The batch kernel, on a copy of the row: one implementation of the unrolled math.
     const one = this.one;
     for (let j = 0; j < 4; j++) one[j] = row[j]!;
-    this.predictBatch3x4(one, 1, this.oneClass, out, offset);
+    this.predictBatch3x4(one, 0, 1, this.oneClass, out, offset);
     return this.oneClass[0]!;
   }
 
@@ -159,7 +159,10 @@ export class IrisModel {
   /**
    * Batch prediction over a row-major matrix `x` (rows × numFeatures).
    * Writes the class index of each row into `classesOut` and, when given, the
-   * probabilities into `probabilitiesOut` (rows × numClasses). No allocation.
+   * probabilities into `probabilitiesOut` (rows × numClasses). Nothing is
+   * allocated per row. For a 3-class, 4-feature model the probabilities come
+   * from the WebAssembly kernel (./softmax-kernel.ts), bit for bit what the
+   * JavaScript kernel gives.
    */
   predictBatch(x: Float64Array, rows: number, classesOut: Int32Array, probabilitiesOut?: Float64Array): void {
     const d = this.numFeatures;
@@ -174,12 +177,12 @@ export class IrisModel {
       if (kernel !== null) {
         // The rows the WebAssembly kernel leaves are the JavaScript kernel's, one by one.
         kernel.run(this.w, this.b, x, rows, classesOut, probabilitiesOut, (r) =>
-          this.predictBatch3x4(x.subarray(r * 4, r * 4 + 4), 1, classesOut.subarray(r, r + 1), probabilitiesOut, r * 3),
+          this.predictBatch3x4(x, r, r + 1, classesOut, probabilitiesOut, 0),
         );
-      } else if (this.iris) this.predictBatch3x4(x, rows, classesOut, probabilitiesOut, 0);
+      } else if (this.iris) this.predictBatch3x4(x, 0, rows, classesOut, probabilitiesOut, 0);
       else for (let r = 0; r < rows; r++) classesOut[r] = this.predictRow(x, r * d, probabilitiesOut, r * k);
     } else {
-      if (this.iris) this.predictBatch3x4(x, rows, classesOut, undefined, 0);
+      if (this.iris) this.predictBatch3x4(x, 0, rows, classesOut, undefined, 0);
       else for (let r = 0; r < rows; r++) classesOut[r] = this.argmaxRow(x, r * d);
     }
   }
@@ -214,18 +217,19 @@ export class IrisModel {
   }
 
   /**
-   * {@link predictRow} for `rows` rows, unrolled for 3 classes × 4 features,
-   * probabilities into out[offset..] (or, without `out`, {@link argmaxRow}):
+   * {@link predictRow} for rows [from, to) of `x`, unrolled for 3 classes ×
+   * 4 features, each row's class into classesOut[row] and probabilities into
+   * out[offset + 3 row ..] (or, without `out`, {@link argmaxRow}):
    * one loop with the coefficients in locals, on typed arrays only, so that
    * every access stays monomorphic.
    */
-  private predictBatch3x4(x: Float64Array, rows: number, classesOut: Int32Array, out: Float64Array | undefined, offset: number): void {
+  private predictBatch3x4(x: Float64Array, from: number, to: number, classesOut: Int32Array, out: Float64Array | undefined, offset: number): void {
     const { w, b } = this;
     const w0 = w[0]!, w1 = w[1]!, w2 = w[2]!, w3 = w[3]!;
     const w4 = w[4]!, w5 = w[5]!, w6 = w[6]!, w7 = w[7]!;
     const w8 = w[8]!, w9 = w[9]!, w10 = w[10]!, w11 = w[11]!;
     const b0 = b[0]!, b1 = b[1]!, b2 = b[2]!;
-    for (let r = 0, o = 0, p = offset; r < rows; r++, o += 4, p += 3) {
+    for (let r = from, o = from * 4, p = offset + from * 3; r < to; r++, o += 4, p += 3) {
       const x0 = x[o]!;
       const x1 = x[o + 1]!;
       const x2 = x[o + 2]!;
