@@ -90,7 +90,7 @@ describe("scripts/check-generated.sh", () => {
   it("passes when src/gen is what the proto generates", async () => {
     const result = await script("check-generated.sh", await copy("gen-ok"));
     expect(result.stderr).toBe("");
-    expect(result).toMatchObject({ code: 0, stdout: "check-generated: src/gen up to date with proto/\n" });
+    expect(result).toMatchObject({ code: 0, stdout: "check-generated: src/gen up to date with proto/ and scripts/generate-kernel.ts\n" });
   });
 
   it("fails on a stale (hand-edited) generated file and shows the diff", async () => {
