@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fails when the committed generated code differs from what `npm run generate`
-# makes now (from proto/, and the WebAssembly kernel from
-# scripts/generate-kernel.ts): a stale or hand-edited file under src/gen, a
-# missing or an extra one. Generates in a temporary copy, so the tree is never touched.
+# makes now: src/gen from proto/ (a stale or hand-edited file, a missing or
+# an extra one), src/model/gen/softmax-kernel.ts from
+# scripts/generate-kernel.ts. Generates in a temporary copy, so the tree is never touched.
 #
 #   bash scripts/check-generated.sh
 #
@@ -22,7 +22,7 @@ mapfile -t outs < <(sed -n 's/^[[:space:]]*out:[[:space:]]*\([^[:space:]#]*\).*/
 cp -R package.json buf.yaml buf.gen.yaml proto "$work/"
 [ -f buf.lock ] && cp buf.lock "$work/"
 ln -s "$ROOT/node_modules" "$work/node_modules"
-mkdir -p "$work/scripts"
+mkdir -p "$work/scripts" "$work/src/model/gen"
 cp "$ROOT/scripts/protoc-gen-descriptor-set.mjs" "$ROOT/scripts/generate-kernel.ts" "$work/scripts/"
 (cd "$work" && npm run --silent generate) >"$work/generate.log" 2>&1 || {
   cat "$work/generate.log" >&2
@@ -38,8 +38,14 @@ for out in "${outs[@]}"; do
     head -n 80 "$work/diff" >&2
   fi
 done
+# The WebAssembly kernel, written by `npm run generate` after buf.
+if ! diff -u src/model/gen/softmax-kernel.ts "$work/src/model/gen/softmax-kernel.ts" >"$work/diff" 2>&1; then
+  stale=1
+  echo "check-generated: src/model/gen/softmax-kernel.ts differs from what scripts/generate-kernel.ts writes:" >&2
+  head -n 20 "$work/diff" >&2
+fi
 if [ "$stale" = 1 ]; then
   echo "check-generated: run \`npm run generate\` and commit the result" >&2
   exit 1
 fi
-echo "check-generated: ${outs[*]} up to date with proto/ and scripts/generate-kernel.ts"
+echo "check-generated: ${outs[*]} up to date with proto/, src/model/gen with scripts/generate-kernel.ts"

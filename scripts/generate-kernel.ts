@@ -1,9 +1,10 @@
 /**
- * Writes src/gen/softmax-kernel.ts: the WebAssembly batch kernel of
+ * Writes src/model/gen/softmax-kernel.ts: the WebAssembly batch kernel of
  * IrisModel (src/model/softmax-kernel.ts runs it), assembled with wabt from
  * the WebAssembly text below. `npm run generate` runs it after buf, and
  * scripts/check-generated.sh fails when the committed file differs from
- * what this writes.
+ * what this writes. It lives beside the model that runs it, apart from
+ * src/gen/ (which is buf's output, whole).
  *
  *   tsx scripts/generate-kernel.ts [out.ts]
  *
@@ -175,7 +176,7 @@ module.validate();
 const { buffer } = module.toBinary({});
 module.destroy();
 
-const out = process.argv[2] ?? fileURLToPath(new URL("../src/gen/softmax-kernel.ts", import.meta.url));
+const out = process.argv[2] ?? fileURLToPath(new URL("../src/model/gen/softmax-kernel.ts", import.meta.url));
 const base64 = Buffer.from(buffer).toString("base64");
 writeFileSync(
   out,

@@ -79,7 +79,7 @@ describe("scripts/check-generated.sh", () => {
   /** The proto, the buf configs and the committed generated code. */
   async function copy(name: string): Promise<string> {
     const dir = await folder(name);
-    for (const entry of ["package.json", "buf.yaml", "buf.gen.yaml", "proto", "src/gen"]) {
+    for (const entry of ["package.json", "buf.yaml", "buf.gen.yaml", "proto", "src/gen", "src/model/gen"]) {
       await cp(path.join(REPO, entry), path.join(dir, entry), { recursive: true });
     }
     // `npm run generate` runs buf and its plugin from ./node_modules.
@@ -90,7 +90,7 @@ describe("scripts/check-generated.sh", () => {
   it("passes when src/gen is what the proto generates", async () => {
     const result = await script("check-generated.sh", await copy("gen-ok"));
     expect(result.stderr).toBe("");
-    expect(result).toMatchObject({ code: 0, stdout: "check-generated: src/gen up to date with proto/ and scripts/generate-kernel.ts\n" });
+    expect(result).toMatchObject({ code: 0, stdout: "check-generated: src/gen up to date with proto/, src/model/gen with scripts/generate-kernel.ts\n" });
   });
 
   it("fails on a stale (hand-edited) generated file and shows the diff", async () => {

@@ -11,7 +11,7 @@
  * a score that is not finite, an exp argument the kernel does not take)
  * are handed to a fallback, the JavaScript kernel.
  */
-import { SOFTMAX_KERNEL_WASM } from "../gen/softmax-kernel.js";
+import { SOFTMAX_KERNEL_WASM } from "./gen/softmax-kernel.js";
 
 /** Rows per pass through the kernel's memory. */
 const CHUNK_ROWS = 4096;
