@@ -14,6 +14,12 @@
  *     flight, iris, iris without metrics and no-op, plus the server CPU
  *     time per call from /proc: what the server costs over bare grpc-js,
  *     and what counting metrics costs;
+ *   - Predict side by side: iris and the no-op loaded at the same time, both
+ *     on CPU 0, by two h2load processes for a fixed time; the server CPU
+ *     time per call of each. Whatever else the machine runs then (other
+ *     tenants, cache pressure) weighs on both alike. Not the aim's method
+ *     (that is the rounds above); it tells the two servers' own cost apart
+ *     from how each fares alone on the core;
  *   - BatchPredict rows/s with 1 000- and 10 000-row batches, iris (metrics
  *     on, the default) against the ceiling.
  * With taskset available, the servers run on CPU 0 and h2load on CPU 1.
@@ -56,6 +62,9 @@ const { values: flags } = parseArgs({
 const scale = flags.quick ? 0.2 : 1;
 /** Predict: rounds of iris, iris without metrics and no-op per level; BatchPredict: iris/no-op pairs per batch size. */
 const PAIRS = flags.quick ? 1 : 7;
+/** Predict side by side (see the header): runs per level, and how long each loads. */
+const SIDE_RUNS = flags.quick ? 1 : 3;
+const SIDE_SECONDS = flags.quick ? 2 : 5;
 const BATCH_PAIRS = flags.quick ? 1 : 5;
 
 /** Predict concurrency levels: h2load clients (connections) × streams per client. */
@@ -90,6 +99,7 @@ function load(
   clients: number,
   streams: number,
   expectedBytes: number,
+  durationSeconds?: number,
 ): Promise<LoadResult> {
   const port = server.serving.port as number;
   return h2load({
@@ -101,6 +111,7 @@ function load(
     clients,
     streams,
     expectedBytes,
+    ...(durationSeconds === undefined ? {} : { durationSeconds }),
     logFile: join(scratch, `h2load-${++runs}.log`),
   });
 }
@@ -213,6 +224,7 @@ async function main(): Promise<void> {
     });
     const predictRows: string[] = [];
     const metricsRows: string[] = [];
+    const sideRows: string[] = [];
     const predictJson: unknown[] = [];
     let worstPredict = Infinity;
     let worstMetrics = Infinity;
@@ -225,6 +237,15 @@ async function main(): Promise<void> {
       const n = summary(results.noop);
       const ratio = median(ratios("iris", "noop"));
       const metricsRatio = median(ratios("iris", "bare"));
+      const side: { iris: LoadResult; noop: LoadResult }[] = [];
+      for (let k = 0; k < SIDE_RUNS; k++) {
+        const [irisRun, noopRun] = await Promise.all([
+          load(iris, "Predict", predictBody, 0, clients, streams, predictAnswer, SIDE_SECONDS),
+          load(noop, "Predict", predictBody, 0, clients, streams, noopAnswer, SIDE_SECONDS),
+        ]);
+        side.push({ iris: irisRun, noop: noopRun });
+      }
+      const sideCpu = median(side.map((r) => r.iris.cpuUsPerRequest / r.noop.cpuUsPerRequest));
       worstPredict = Math.min(worstPredict, ratio);
       worstMetrics = Math.min(worstMetrics, metricsRatio);
       const inFlight = clients * streams;
@@ -244,9 +265,14 @@ async function main(): Promise<void> {
         ratio,
         metricsRatios: ratios("iris", "bare"),
         metricsRatio,
+        sideBySide: side,
+        sideBySideCpuRatio: sideCpu,
       });
+      sideRows.push(
+        `| ${clients * streams} (${clients}×${streams}) | ${median(side.map((r) => r.iris.cpuUsPerRequest)).toFixed(1)} | ${median(side.map((r) => r.noop.cpuUsPerRequest)).toFixed(1)} | ${sideCpu.toFixed(3)}× | ${median(results.iris.map((r) => r.cpuUsPerRequest)).toFixed(1)} | ${median(results.noop.map((r) => r.cpuUsPerRequest)).toFixed(1)} | ${(median(results.iris.map((r) => r.cpuUsPerRequest)) / median(results.noop.map((r) => r.cpuUsPerRequest))).toFixed(3)}× |`,
+      );
       process.stderr.write(
-        `bench: Predict at ${inFlight} in flight: ${Math.round(i.reqPerSec)} req/s (${(ratio * 100).toFixed(1)} % of no-op; ${metricsRatio.toFixed(3)}× of metrics off)\n`,
+        `bench: Predict at ${inFlight} in flight: ${Math.round(i.reqPerSec)} req/s (${(ratio * 100).toFixed(1)} % of no-op; ${metricsRatio.toFixed(3)}× of metrics off; CPU per call side by side ${sideCpu.toFixed(3)}× the no-op's)\n`,
       );
     }
 
@@ -281,6 +307,12 @@ async function main(): Promise<void> {
       "| in flight (conns×streams) | iris req/s | p50 ms | p99 ms | CPU µs/call | no-op req/s | p50 ms | p99 ms | CPU µs/call | iris / no-op (req/s) |",
       "|---|---|---|---|---|---|---|---|---|---|",
       ...predictRows,
+      "",
+      `Predict server CPU per call, side by side (iris and no-op loaded at once for ${SIDE_SECONDS} s, median of ${SIDE_RUNS}) and alone (the rounds above):`,
+      "",
+      "| in flight (conns×streams) | side by side: iris µs/call | no-op µs/call | iris / no-op | alone: iris µs/call | no-op µs/call | iris / no-op |",
+      "|---|---|---|---|---|---|---|",
+      ...sideRows,
       "",
       "Predict with metrics (the default) and with --metrics off:",
       "",

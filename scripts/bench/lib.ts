@@ -95,7 +95,10 @@ export interface LoadSpec {
   headers: string[];
   /** The request body, sent with every request. */
   bodyFile: string;
+  /** Requests to make; ignored when `durationSeconds` is given. */
   requests: number;
+  /** Load for this long instead of a number of requests (h2load -D): the requests done are counted. */
+  durationSeconds?: number;
   clients: number;
   /** Concurrent streams per client (HTTP/2); 1 for HTTP/1.1. */
   streams: number;
@@ -119,14 +122,14 @@ export interface LoadResult {
 
 /**
  * One h2load run, on CPU 1. Throws unless every request succeeded and the
- * DATA bytes equal `requests × expectedBytes`.
+ * DATA bytes equal `requests × expectedBytes` (a timed run: whole answers,
+ * at least one per request done).
  */
 export async function load(spec: LoadSpec): Promise<LoadResult> {
-  const { requests } = spec;
   const argv = pin(1, [
     "h2load",
     ...(spec.h1 ? ["--h1"] : []),
-    "-n", String(requests),
+    ...(spec.durationSeconds === undefined ? ["-n", String(spec.requests)] : ["-D", String(spec.durationSeconds)]),
     "-c", String(spec.clients),
     "-m", String(spec.streams),
     "-t", "1",
@@ -138,15 +141,20 @@ export async function load(spec: LoadSpec): Promise<LoadResult> {
   const pid = spec.server.child.pid!;
   const cpuBefore = await cpuMs(pid);
   const { stdout } = await run(argv[0]!, argv.slice(1), { timeout: H2LOAD_TIMEOUT_MS, maxBuffer: 1 << 20 });
-  const cpuUsPerRequest = (((await cpuMs(pid)) - cpuBefore) * 1000) / requests;
+  const cpuUs = ((await cpuMs(pid)) - cpuBefore) * 1000;
   const finished = /finished in ([\d.]+)(m?s), ([\d.]+) req\/s/.exec(stdout);
-  const counts = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(stdout);
+  const counts = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(stdout);
   const data = /\((\d+)\) data/.exec(stdout);
   if (!finished || !counts || !data) throw new Error(`cannot read h2load's report:\n${stdout}`);
-  if (Number(counts[3]) !== requests) throw new Error(`${spec.url}: only ${counts[3]} of ${requests} requests succeeded:\n${stdout}`);
-  const expected = requests * spec.expectedBytes;
-  if (Number(data[1]) !== expected) {
-    throw new Error(`${spec.url}: received ${data[1]} bytes of answers, expected ${expected}: some calls failed or answered wrongly`);
+  // A timed run stops with calls in flight; those are not done and not counted.
+  const requests = spec.durationSeconds === undefined ? spec.requests : Number(counts[3]);
+  if (Number(counts[4]) !== requests) throw new Error(`${spec.url}: only ${counts[4]} of ${requests} requests succeeded:\n${stdout}`);
+  const cpuUsPerRequest = cpuUs / requests;
+  // Whole answers only; a timed run's cut-off calls may have had theirs before their status.
+  const received = Number(data[1]);
+  const most = (spec.durationSeconds === undefined ? requests : Number(counts[2])) * spec.expectedBytes;
+  if (received < requests * spec.expectedBytes || received > most || received % spec.expectedBytes !== 0) {
+    throw new Error(`${spec.url}: received ${received} bytes of answers, expected ${requests * spec.expectedBytes}: some calls failed or answered wrongly`);
   }
   // --log-file: start time (µs), HTTP status, duration (µs) per request.
   const durations = (await readFile(spec.logFile, "utf8"))
