@@ -133,6 +133,31 @@ function streamOf(next: ServerInterceptingCallInterface, logger: Logger): Server
   return undefined;
 }
 
+/** Marks grpc-js's base call class once its handleDataFrame is hooked. */
+const HOOKED = Symbol("iris.handsChunks");
+
+/**
+ * Whether `base`, grpc-js's base call, hands each request chunk to the
+ * GrpcCall listening to it before decoding it (see ./flow.ts): its class's
+ * `handleDataFrame` (not public API; grpc-js is pinned) is wrapped once, the
+ * first time. A chunk that got the call refused is not decoded. Calls with
+ * something else listening to the base call (interceptors from credentials)
+ * are left alone: their flows listen to the stream themselves.
+ */
+function handsChunks(base: ServerInterceptingCallInterface): boolean {
+  const proto = Object.getPrototypeOf(base) as { handleDataFrame?: unknown; [HOOKED]?: true };
+  if (proto[HOOKED] === true) return true;
+  const original = proto.handleDataFrame;
+  if (typeof original !== "function") return false;
+  proto.handleDataFrame = function handleDataFrame(this: { listener: unknown }, chunk: Buffer): void {
+    const listener = this.listener;
+    if (listener instanceof GrpcCall && !listener.dataArrived(chunk)) return;
+    (original as (chunk: Buffer) => void).call(this, chunk);
+  };
+  proto[HOOKED] = true;
+  return true;
+}
+
 /**
  * The port's one server interceptor: every call of every service becomes a
  * GrpcCall, which grpc-js drives directly (no ServerInterceptingCall
@@ -198,7 +223,16 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener, FlowCall {
     this.#flow =
       stream === undefined
         ? undefined
-        : new RequestFlow(stream, peer.connection, port.options, port.deadlines, method.requestStream, this);
+        : new RequestFlow(
+            stream,
+            peer.connection,
+            port.options,
+            port.deadlines,
+            method.requestStream,
+            this,
+            // The base call is the one below: it will call this call's dataArrived.
+            (next as { stream?: unknown }).stream === stream && handsChunks(next),
+          );
   }
 
   // The handler's side.
@@ -313,6 +347,11 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener, FlowCall {
     // After a status from grpc-js itself too (see sentStatus).
     this.#end(this.#stream === undefined ? Code.CANCELLED : (sentStatus(this.#stream) ?? Code.CANCELLED));
     this.#listener!.onCancel();
+  }
+
+  /** A request chunk, from the base call before it decodes it (see handsChunks); false: do not decode it. */
+  dataArrived(chunk: Buffer): boolean {
+    return this.#flow === undefined || this.#flow.dataArrived(chunk);
   }
 
   /** The base call (for the flow's writes). */

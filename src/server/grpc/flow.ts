@@ -24,7 +24,11 @@
  * only place where a request's bytes can be seen before they are decoded
  * and an answer's after it is encoded. Without it (another grpc-js), calls
  * go through uncounted and an error is logged once; test/limits.test.ts
- * would fail.
+ * would fail. The request's chunks reach the flow through the base call's
+ * `handleDataFrame`, hooked once for the class by ./calls.ts (a `data`
+ * listener of its own on every stream cost each call listener bookkeeping
+ * and a copy of the listener array per chunk); where that hook cannot be
+ * placed, the flow listens to the stream itself.
  */
 import type { ServerHttp2Stream } from "node:http2";
 import { Code, IrisError } from "../../errors.js";
@@ -134,6 +138,8 @@ export class RequestFlow {
   #unread = 0;
   #waiting = true;
   #ended = false;
+  /** Whether #onData listens to the stream. */
+  #listening = false;
 
   constructor(
     stream: ServerHttp2Stream,
@@ -142,6 +148,8 @@ export class RequestFlow {
     deadlines: RequestDeadlines,
     streaming: boolean,
     call: FlowCall,
+    /** Whether the call hands each request chunk to dataArrived(); otherwise the flow listens to the stream. */
+    handsChunks: boolean,
   ) {
     this.started = performance.now();
     this.#stream = stream;
@@ -151,7 +159,10 @@ export class RequestFlow {
     this.#call = call;
     if (streaming) this.#complete = [];
     // Before grpc-js's own listener, so that a refused chunk is never decoded.
-    stream.prependListener("data", this.#onData);
+    if (!handsChunks) {
+      this.#listening = true;
+      stream.prependListener("data", this.#onData);
+    }
     deadlines.add(this);
   }
 
@@ -208,7 +219,7 @@ export class RequestFlow {
     if (this.#ended) return;
     this.#ended = true;
     this.arrived();
-    this.#stream.off("data", this.#onData);
+    if (this.#listening) this.#stream.off("data", this.#onData);
     this.#give(this.#reserved);
     if (this.#complete !== undefined) this.#complete.length = 0;
   }
@@ -224,6 +235,15 @@ export class RequestFlow {
     if (connection === undefined || this.#unread === 0) return;
     if (this.#stream.closed || this.#stream.destroyed) this.#written(connection, this.#unread);
     else this.#stream.once("close", () => this.#written(connection, this.#unread));
+  }
+
+  /**
+   * A chunk of the request has arrived, before grpc-js decodes it; false when
+   * the call was refused for it (the chunk must not be decoded).
+   */
+  dataArrived(chunk: Buffer): boolean {
+    this.#onData(chunk);
+    return !this.#ended;
   }
 
   readonly #onData = (chunk: Buffer): void => {
