@@ -107,6 +107,36 @@ describe("gRPC connections", () => {
     await once(s, "close");
   });
 
+  it("closes a connection that never makes a call once the idle timeout has passed", async () => {
+    const t = await servers.start({ limits: { idleTimeoutMs: 300 } });
+    const s = await session(t.server.port);
+    await once(s, "close");
+  });
+
+  it("keeps a connection whose call outlasts the idle timeout, and sends GOAWAY once it has had none for that long", async () => {
+    const t = await servers.start({ limits: { idleTimeoutMs: 200, keepaliveTimeMs: 100, keepaliveTimeoutMs: 1000 } });
+    const s = await session(t.server.port);
+    let goaway = false;
+    s.on("goaway", () => (goaway = true));
+    // A call whose request has not arrived in full: in progress on the server.
+    const frame = grpcFrame(PredictRequest.encode({ flower: SETOSA }).finish());
+    const stream = s.request({ ":method": "POST", ":path": PREDICT, "content-type": "application/grpc", te: "trailers" });
+    stream.on("error", () => undefined);
+    stream.write(frame.subarray(0, 10));
+    // The server's keepalive pings are the clock: 15 of them are 1.5 s, past the idle timeout and a sweep.
+    let pings = 0;
+    s.on("ping", () => pings++);
+    while (pings < 15) await once(s, "ping");
+    expect(goaway).toBe(false);
+    expect(s.closed).toBe(false);
+    const answer = new Promise<number>((resolve) => stream.on("trailers", (trailers) => resolve(Number(trailers["grpc-status"]))));
+    stream.resume();
+    stream.end(frame.subarray(10));
+    expect(await answer).toBe(Code.OK);
+    await once(s, "goaway");
+    await once(s, "close");
+  });
+
   it("keeps a connection that answers pings and has a call open", async () => {
     const t = await servers.start({ limits: { keepaliveTimeMs: 100, keepaliveTimeoutMs: 100, idleTimeoutMs: 0 } });
     const s = await session(t.server.port);

@@ -207,6 +207,8 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener, FlowCall {
   #sentMetadata = false;
   #sentStatus = false;
   #refused = false;
+  /** Whether the call still counts as in progress on its connection (see GrpcConnections.callStarted). */
+  #inProgress = false;
 
   constructor(
     method: MethodInfo,
@@ -220,6 +222,10 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener, FlowCall {
     this.#stream = stream;
     this.#peer = peer;
     this.#port = port;
+    if (peer.connection !== undefined) {
+      port.options.connections.callStarted(peer.connection, stream?.session);
+      this.#inProgress = true;
+    }
     this.#flow =
       stream === undefined
         ? undefined
@@ -240,6 +246,8 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener, FlowCall {
   start(listener: Listener): void {
     this.#listener = listener;
     this.#next.start(this);
+    // A stream already gone: the base call does not start, and will not call onCancel.
+    if (this.#stream !== undefined && (this.#stream.closed || this.#stream.destroyed)) this.#done();
   }
 
   sendMetadata(metadata: Metadata): void {
@@ -260,6 +268,7 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener, FlowCall {
   sendStatus(status: Status): void {
     if (this.#sentStatus) return;
     this.#sentStatus = true;
+    this.#done();
     this.#end(status.code);
     // The request is done with: its bytes are free even while the answer waits to be read.
     this.#flow?.end();
@@ -343,6 +352,7 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener, FlowCall {
   }
 
   onCancel(): void {
+    this.#done();
     this.#flow?.ended();
     // After a status from grpc-js itself too (see sentStatus).
     this.#end(this.#stream === undefined ? Code.CANCELLED : (sentStatus(this.#stream) ?? Code.CANCELLED));
@@ -365,6 +375,13 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener, FlowCall {
     this.#refused = true;
     const { code, details, metadata } = toServiceStatus(reason, this.#port.options.logger, this.#method.path);
     this.sendStatus({ code, details, metadata: metadata ?? new Metadata() });
+  }
+
+  /** The call no longer counts as in progress on its connection (once). */
+  #done(): void {
+    if (!this.#inProgress) return;
+    this.#inProgress = false;
+    this.#port.options.connections.callEnded(this.#peer.connection!);
   }
 
   /** Runs the stages' `end`, once. */

@@ -24,10 +24,22 @@
  *   client CA but lets a connection without one through, so that health
  *   and readiness stay reachable; ../auth.ts refuses the other calls of
  *   such a connection (grpc-js reports a verified certificate only);
+ * - close connections without calls for `idleTimeoutMs` (grpc-js's
+ *   max_connection_idle_ms does the same, but at the cost of a `close`
+ *   listener on every stream and a timer refreshed whenever a connection's
+ *   last call ends): the call interceptor (./calls.ts) counts each
+ *   connection's calls in progress, and the sweep, every second, sends
+ *   GOAWAY to a connection that has had none for that long (its HTTP/2
+ *   session is known from its first call; a connection that never made a
+ *   call, whose session nothing here knows, has its socket closed instead:
+ *   no call of its can be lost). Calls grpc-js refuses before any
+ *   interceptor sees them (UNIMPLEMENTED, requests that are not gRPC) do
+ *   not keep a connection from being idle;
  * - destroy every socket still open when a shutdown's grace period ends
  *   (grpc-js's forceShutdown destroys the HTTP/2 sessions, which again only
  *   end() their sockets), so that the process can exit.
  */
+import type { Http2Session } from "node:http2";
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import type { Server, ServerCredentials } from "@grpc/grpc-js";
@@ -54,6 +66,8 @@ export interface ConnectionLimits {
   /** Keepalive ping interval (0: no pings) and how long a ping may go unanswered. */
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
+  /** Close a connection without calls this long (GOAWAY); 0: never. */
+  idleTimeoutMs: number;
 }
 
 /** One open connection. */
@@ -74,6 +88,13 @@ interface Entry extends GrpcConnection {
   endedAt: number | undefined;
   /** The bytes waiting to be written when last seen, and since when they have not changed. */
   stalled: { queued: number; since: number } | undefined;
+  /** Calls in progress (see callStarted), and since when there have been none. */
+  calls: number;
+  idleSince: number;
+  /** The connection's HTTP/2 session, from its first call. */
+  session: Http2Session | undefined;
+  /** Set once the connection has been told to close for being idle. */
+  idleClosed: boolean;
 }
 
 /** Bytes a socket has queued and not yet written (libuv's write queue; node:http2 writes to it natively, past the Writable). */
@@ -134,7 +155,18 @@ export class GrpcConnections {
     });
     this.#tls?.on("tlsClientError", (_err, secure: TLSSocket) => secure.destroy());
     this.#net = createServer((socket) => {
-      const entry: Entry = { peer: peerOf(socket), socket, unread: 0, open: true, endedAt: undefined, stalled: undefined };
+      const entry: Entry = {
+        peer: peerOf(socket),
+        socket,
+        unread: 0,
+        open: true,
+        endedAt: undefined,
+        stalled: undefined,
+        calls: 0,
+        idleSince: performance.now(),
+        session: undefined,
+        idleClosed: false,
+      };
       this.#byPeer.set(entry.peer, entry);
       // Errors reach HTTP/2 (or TLS) through the socket; this only keeps a
       // socket error before they listen from ending the process.
@@ -176,6 +208,19 @@ export class GrpcConnections {
   /** The open connection of a call's peer (grpc-js's getPeer()). */
   get(peer: string): GrpcConnection | undefined {
     return this.#byPeer.get(peer);
+  }
+
+  /** A call of `connection` has started; `session` is the HTTP/2 session it came on. */
+  callStarted(connection: GrpcConnection, session: Http2Session | undefined): void {
+    const entry = connection as Entry;
+    entry.calls++;
+    entry.session ??= session;
+  }
+
+  /** A call of `connection` has ended (once for each callStarted). */
+  callEnded(connection: GrpcConnection): void {
+    const entry = connection as Entry;
+    if (--entry.calls === 0) entry.idleSince = performance.now();
   }
 
   /** Counts `bytes` written to `connection` and not read yet; closes the worst reader when all together hold too much. */
@@ -251,9 +296,16 @@ export class GrpcConnections {
     const now = performance.now();
     const { keepaliveTimeMs, keepaliveTimeoutMs } = this.limits;
     const stallMs = keepaliveTimeMs > 0 ? keepaliveTimeMs + keepaliveTimeoutMs + LINGER_MS : 0;
+    const { idleTimeoutMs } = this.limits;
     for (const entry of this.#byPeer.values()) {
       const { socket } = entry;
       if (socket.destroyed) continue;
+      if (idleTimeoutMs > 0 && entry.calls === 0 && !entry.idleClosed && now - entry.idleSince >= idleTimeoutMs) {
+        entry.idleClosed = true;
+        this.#logger.debug({ peer: entry.peer, idleMs: Math.round(now - entry.idleSince) }, "closing a connection without calls");
+        if (entry.session === undefined) socket.destroy();
+        else if (!entry.session.closed) entry.session.close();
+      }
       const queued = queuedBytes(socket);
       if (stallMs > 0 && queued > 0) {
         if (entry.stalled?.queued !== queued) entry.stalled = { queued, since: now };

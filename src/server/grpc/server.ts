@@ -109,7 +109,6 @@ function grpcLimitOptions(limits: GrpcLimits): ServerOptions {
     "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
     "grpc-node.max_session_memory": SESSION_MEMORY_MB,
   };
-  if (limits.idleTimeoutMs > 0) options["grpc.max_connection_idle_ms"] = limits.idleTimeoutMs;
   if (limits.keepaliveTimeMs > 0) {
     options["grpc.keepalive_time_ms"] = limits.keepaliveTimeMs;
     options["grpc.keepalive_timeout_ms"] = limits.keepaliveTimeoutMs;
