@@ -133,7 +133,11 @@ function streamOf(next: ServerInterceptingCallInterface, logger: Logger): Server
   return undefined;
 }
 
-/** Marks grpc-js's base call class once its handleDataFrame is hooked. */
+/**
+ * Marks grpc-js's base call class once its handleDataFrame is hooked. One
+ * symbol per instance of this module: another instance (tests load modules
+ * anew per file, grpc-js once) wraps the method again, for its own calls.
+ */
 const HOOKED = Symbol("iris.handsChunks");
 
 /**
