@@ -294,17 +294,19 @@ export class GrpcConnections {
 
   #sweep(): void {
     const now = performance.now();
-    const { keepaliveTimeMs, keepaliveTimeoutMs } = this.limits;
+    const { keepaliveTimeMs, keepaliveTimeoutMs, idleTimeoutMs } = this.limits;
     const stallMs = keepaliveTimeMs > 0 ? keepaliveTimeMs + keepaliveTimeoutMs + LINGER_MS : 0;
-    const { idleTimeoutMs } = this.limits;
     for (const entry of this.#byPeer.values()) {
       const { socket } = entry;
       if (socket.destroyed) continue;
       if (idleTimeoutMs > 0 && entry.calls === 0 && !entry.idleClosed && now - entry.idleSince >= idleTimeoutMs) {
         entry.idleClosed = true;
         this.#logger.debug({ peer: entry.peer, idleMs: Math.round(now - entry.idleSince) }, "closing a connection without calls");
-        if (entry.session === undefined) socket.destroy();
-        else if (!entry.session.closed) entry.session.close();
+        if (entry.session === undefined) {
+          socket.destroy();
+          continue;
+        }
+        if (!entry.session.closed) entry.session.close();
       }
       const queued = queuedBytes(socket);
       if (stallMs > 0 && queued > 0) {

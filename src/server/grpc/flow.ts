@@ -138,8 +138,8 @@ export class RequestFlow {
   #unread = 0;
   #waiting = true;
   #ended = false;
-  /** Whether #onData listens to the stream. */
-  #listening = false;
+  /** The flow's own `data` listener on the stream, made only when the call does not hand it the chunks. */
+  #listener: ((chunk: Buffer) => void) | undefined;
 
   constructor(
     stream: ServerHttp2Stream,
@@ -160,8 +160,8 @@ export class RequestFlow {
     if (streaming) this.#complete = [];
     // Before grpc-js's own listener, so that a refused chunk is never decoded.
     if (!handsChunks) {
-      this.#listening = true;
-      stream.prependListener("data", this.#onData);
+      this.#listener = (chunk) => this.#onData(chunk);
+      stream.prependListener("data", this.#listener);
     }
     deadlines.add(this);
   }
@@ -219,7 +219,7 @@ export class RequestFlow {
     if (this.#ended) return;
     this.#ended = true;
     this.arrived();
-    if (this.#listening) this.#stream.off("data", this.#onData);
+    if (this.#listener !== undefined) this.#stream.off("data", this.#listener);
     this.#give(this.#reserved);
     if (this.#complete !== undefined) this.#complete.length = 0;
   }
@@ -246,7 +246,7 @@ export class RequestFlow {
     return !this.#ended;
   }
 
-  readonly #onData = (chunk: Buffer): void => {
+  #onData(chunk: Buffer): void {
     if (this.#ended) return;
     if (!this.#reserve(chunk.length)) return;
     this.#partial += chunk.length;
@@ -277,7 +277,7 @@ export class RequestFlow {
         this.#prefixSeen = 0;
       }
     }
-  };
+  }
 
   #reserve(bytes: number): boolean {
     if (bytes === 0) return true;
