@@ -149,6 +149,9 @@ interface Expected {
   rows: number;
   omitProbabilities: boolean;
   x: number[] | undefined;
+  /** Each row's out-of-range mask, and how many are not 0, when the rows are valid. */
+  masks: number[] | undefined;
+  flagged: number | undefined;
   error: { code: number; message: string; violations: unknown } | undefined;
 }
 
@@ -165,9 +168,11 @@ function reference(bytes: Uint8Array): Expected | "refused" {
     readFlowers(served, request.flowers, x);
   } catch (err) {
     if (!(err instanceof IrisError)) throw err;
-    return { rows, omitProbabilities: request.omitProbabilities, x: undefined, error: errorOf(err) };
+    return { rows, omitProbabilities: request.omitProbabilities, x: undefined, masks: undefined, flagged: undefined, error: errorOf(err) };
   }
-  return { rows, omitProbabilities: request.omitProbabilities, x: Array.from(x), error: undefined };
+  const masks = new Uint32Array(rows);
+  const flagged = served.model.outOfRangeBatch(x, rows, masks);
+  return { rows, omitProbabilities: request.omitProbabilities, x: Array.from(x), masks: Array.from(masks), flagged, error: undefined };
 }
 
 function errorOf(err: IrisError): Expected["error"] {
@@ -179,13 +184,17 @@ function decode(bytes: Uint8Array): Expected | Undecodable {
   const request = decodeBatchPredictRequest(bytes);
   if (request instanceof Undecodable) return request;
   const x = new Float64Array(request.rows * 4);
-  const invalid = readBatchRows(request, x);
+  const masks = new Uint32Array(request.rows);
+  const { invalid, flagged } = readBatchRows(request, served.ranges, x, masks);
   const { rows, omitProbabilities } = request;
+  const valid = invalid === undefined;
   return {
     rows,
     omitProbabilities,
-    x: invalid === undefined ? Array.from(x) : undefined,
-    error: invalid === undefined ? undefined : errorOf(invalid),
+    x: valid ? Array.from(x) : undefined,
+    masks: valid ? Array.from(masks) : undefined,
+    flagged: valid ? flagged : undefined,
+    error: valid ? undefined : errorOf(invalid),
   };
 }
 

@@ -33,6 +33,20 @@ export interface ServedModel {
   readonly columns: readonly [number, number, number, number];
   /** The model's feature names in model order (the bits of an out-of-range mask); the encoder only reads it. */
   readonly featureNames: string[];
+  /** The model's training ranges, for readers of measurements in FLOWER_FIELDS order. */
+  readonly ranges: MeasurementRanges;
+}
+
+/**
+ * Each measurement's training range, in FLOWER_FIELDS order, and the bit it
+ * sets in an out-of-range mask (1 << its model column) when it lies
+ * outside: IrisModel.outOfRange's test (`v < min || v > max`), for code that
+ * meets the measurements before they are put in model order.
+ */
+export interface MeasurementRanges {
+  readonly low: Float64Array;
+  readonly high: Float64Array;
+  readonly bits: Int32Array;
 }
 
 /**
@@ -54,6 +68,11 @@ export function serveModel(model: IrisModel, loadedAt: Date = new Date()): Serve
     info: modelInfo(model, loadedAt),
     columns: columns as [number, number, number, number],
     featureNames: [...model.featureNames],
+    ranges: {
+      low: Float64Array.from(columns, (c) => model.artifact.features[c]!.min),
+      high: Float64Array.from(columns, (c) => model.artifact.features[c]!.max),
+      bits: Int32Array.from(columns, (c) => 1 << c),
+    },
   });
 }
 

@@ -131,11 +131,10 @@ export function createIrisService({ readiness, maxBatchRows, logger, recorder }:
     }
     const k = model.numClasses;
     const { x, classIndices, probabilities, masks, current } = buffers.take(rows, request.omitProbabilities ? 0 : k);
-    const invalid = readBatchRows(request, x);
-    if (invalid !== undefined) throw invalid;
-    const inOrder = inModelOrder(served, x, rows);
-    model.predictBatch(inOrder, rows, classIndices, request.omitProbabilities ? undefined : probabilities);
-    const flagged = model.outOfRangeBatch(inOrder, rows, masks) > 0;
+    const read = readBatchRows(request, served.ranges, x, masks);
+    if (read.invalid !== undefined) throw read.invalid;
+    model.predictBatch(inModelOrder(served, x, rows), rows, classIndices, request.omitProbabilities ? undefined : probabilities);
+    const flagged = read.flagged > 0;
     recorder.predictedBatch(model, classIndices, rows, flagged ? masks : undefined);
     return {
       modelVersion: model.version,

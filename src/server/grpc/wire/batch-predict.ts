@@ -11,14 +11,25 @@
  * checks the whole encoding and counts the flowers, building nothing per
  * row, so a batch over the row limit costs one scan whatever it holds; the
  * handler then reads the measurements (readBatchRows) into a buffer it
- * reuses from call to call. On this kind of machine a fresh 300 KB typed
- * array costs more (page faults) than decoding 10 000 flowers into one that
- * is already there.
+ * reuses from call to call, and tells which lie outside the served model's
+ * training range in the same pass. On this kind of machine a fresh 300 KB
+ * typed array costs more (page faults) than decoding 10 000 flowers into
+ * one that is already there.
  */
 import { endianness } from "node:os";
 import type { IrisError } from "../../../errors.js";
+import type { MeasurementRanges } from "../../served-model.js";
 import { collectMeasurements, Violations } from "../../validate.js";
-import { ALL_PRESENT, CANONICAL_FLOWER_BYTES, isCanonicalFlower, readFlower } from "./flower.js";
+import {
+  ALL_PRESENT,
+  CANONICAL_FLOWER_BYTES,
+  isCanonicalFlower,
+  PETAL_LENGTH_TAG,
+  PETAL_WIDTH_TAG,
+  readFlower,
+  SEPAL_LENGTH_TAG,
+  SEPAL_WIDTH_TAG,
+} from "./flower.js";
 import { MalformedMessage, WireReader, WireType } from "./reader.js";
 import { stringSize, varintSize, writeString, writeVarint } from "./writer.js";
 import { Undecodable } from "./undecodable.js";
@@ -29,6 +40,12 @@ export interface BatchRequest {
   readonly bytes: Uint8Array;
   /** How many flowers it holds. */
   readonly rows: number;
+  /**
+   * How many of them, from the first byte on, are canonical `flowers`
+   * entries (CANONICAL_ENTRY_BYTES each, one after the other): what every
+   * encoder writes for full flowers, read with no further check.
+   */
+  readonly leadingRows: number;
   readonly omitProbabilities: boolean;
 }
 
@@ -38,6 +55,8 @@ const OMIT_PROBABILITIES_TAG = (2 << 3) | WireType.VARINT;
 
 /** A `flowers` entry as every encoder writes a full flower: its tag, its length (36), then the canonical flower. */
 const CANONICAL_ENTRY_BYTES = 2 + CANONICAL_FLOWER_BYTES;
+/** A canonical entry's first three bytes (its tag, its length, the first measurement's tag), read as one little-endian number. */
+const CANONICAL_ENTRY_HEAD = FLOWERS_TAG | (CANONICAL_FLOWER_BYTES << 8) | (SEPAL_LENGTH_TAG << 16);
 
 /** Whether a canonical `flowers` entry (see CANONICAL_ENTRY_BYTES) starts at buf[p] and ends by `end`. */
 function isCanonicalEntry(buf: Uint8Array, p: number, end: number): boolean {
@@ -49,9 +68,21 @@ function isCanonicalEntry(buf: Uint8Array, p: number, end: number): boolean {
   );
 }
 
-/** Where the run of canonical entries starting at buf[p] ends (p itself when none starts there). */
-function canonicalRunEnd(buf: Uint8Array, p: number, end: number): number {
-  while (isCanonicalEntry(buf, p, end)) p += CANONICAL_ENTRY_BYTES;
+/**
+ * Where the run of canonical entries starting at buf[p] ends (p itself when
+ * none starts there): isCanonicalEntry for each, its first three bytes
+ * read at once.
+ */
+function canonicalRunEnd(buf: Uint8Array, view: DataView, p: number, end: number): number {
+  while (
+    p + CANONICAL_ENTRY_BYTES <= end &&
+    (view.getUint32(p, true) & 0xffffff) === CANONICAL_ENTRY_HEAD &&
+    buf[p + 11] === SEPAL_WIDTH_TAG &&
+    buf[p + 20] === PETAL_LENGTH_TAG &&
+    buf[p + 29] === PETAL_WIDTH_TAG
+  ) {
+    p += CANONICAL_ENTRY_BYTES;
+  }
   return p;
 }
 
@@ -69,13 +100,16 @@ export function decodeBatchPredictRequest(bytes: Uint8Array): BatchRequest | Und
   const r = new WireReader(bytes);
   const buf = bytes;
   const end = bytes.length;
-  let rows = 0;
+  // Canonical entries, the usual case, are counted a run at a time.
+  const leading = canonicalRunEnd(buf, r.view, 0, end);
+  const leadingRows = leading / CANONICAL_ENTRY_BYTES;
+  let rows = leadingRows;
+  r.pos = leading;
   let omitProbabilities = false;
   try {
     while (r.pos < end) {
-      // Canonical entries, the usual case, are counted a run at a time.
       const p = r.pos;
-      const run = canonicalRunEnd(buf, p, end);
+      const run = canonicalRunEnd(buf, r.view, p, end);
       if (run !== p) {
         rows += (run - p) / CANONICAL_ENTRY_BYTES;
         r.pos = run;
@@ -101,67 +135,113 @@ export function decodeBatchPredictRequest(bytes: Uint8Array): BatchRequest | Und
     if (!(err instanceof MalformedMessage)) throw err;
     return new Undecodable(err.message, bytes.length);
   }
-  return { bytes, rows, omitProbabilities };
+  return { bytes, rows, leadingRows, omitProbabilities };
+}
+
+/** What readBatchRows found in a request's measurements. */
+export interface BatchRows {
+  /** The INVALID_ARGUMENT listing the measurements that cannot be fed to a model, or undefined when all can. */
+  readonly invalid: IrisError | undefined;
+  /** How many rows have a measurement outside the model's training range (a bit set in their mask). */
+  readonly flagged: number;
 }
 
 /**
  * Reads the measurements of a request that decodeBatchPredictRequest
  * accepted into `x` (at least rows × 4 long), row-major in FEATURES order
- * (sepal_length, sepal_width, petal_length, petal_width). Returns the
- * INVALID_ARGUMENT listing those that are missing, NaN, infinite or
- * negative (at most MAX_REPORTED_VIOLATIONS, as validate.ts does), or
- * undefined when all are fine.
+ * (sepal_length, sepal_width, petal_length, petal_width), and each row's
+ * out-of-range mask against `ranges` (IrisModel.outOfRange's) into `masks`.
+ * Lists the measurements that are missing, NaN, infinite or negative (at
+ * most MAX_REPORTED_VIOLATIONS, as validate.ts does) in one
+ * INVALID_ARGUMENT; `x` and `masks` are not to be used then.
  */
-export function readBatchRows({ bytes, rows }: BatchRequest, x: Float64Array): IrisError | undefined {
+export function readBatchRows({ bytes, rows, leadingRows }: BatchRequest, ranges: MeasurementRanges, x: Float64Array, masks: Uint32Array): BatchRows {
   if (x.length < rows * 4) throw new RangeError(`x holds ${x.length} values, expected ${rows * 4}`);
+  if (masks.length < rows) throw new RangeError(`masks holds ${masks.length}, expected ${rows}`);
   const r = new WireReader(bytes);
   const buf = bytes;
   const view = r.view;
   const end = bytes.length;
-  const values = new Float64Array(4);
+  const { low, high, bits } = ranges;
+  const l0 = low[0]!;
+  const l1 = low[1]!;
+  const l2 = low[2]!;
+  const l3 = low[3]!;
+  const h0 = high[0]!;
+  const h1 = high[1]!;
+  const h2 = high[2]!;
+  const h3 = high[3]!;
+  const m0 = bits[0]!;
+  const m1 = bits[1]!;
+  const m2 = bits[2]!;
+  const m3 = bits[3]!;
   let violations: Violations | undefined;
+  let flagged = 0;
   let row = 0;
+  let q = 0;
+  // The leading canonical entries, checked by the decoder: four little-endian reads each (the doubles follow 1-byte tags).
+  for (let o = 0; row < leadingRows; row++, q += CANONICAL_ENTRY_BYTES, o += 4) {
+    const a = view.getFloat64(q + 3, true);
+    const b = view.getFloat64(q + 12, true);
+    const c = view.getFloat64(q + 21, true);
+    const d = view.getFloat64(q + 30, true);
+    x[o] = a;
+    x[o + 1] = b;
+    x[o + 2] = c;
+    x[o + 3] = d;
+    const mask = (a < l0 || a > h0 ? m0 : 0) | (b < l1 || b > h1 ? m1 : 0) | (c < l2 || c > h2 ? m2 : 0) | (d < l3 || d > h3 ? m3 : 0);
+    masks[row] = mask;
+    if (mask !== 0) flagged++;
+    if (!(ok(a) && ok(b) && ok(c) && ok(d))) violations = badRow(violations, row, ALL_PRESENT, a, b, c, d);
+  }
+  r.pos = q;
+  // Whatever follows: canonical entries, flowers in other encodings, other fields.
+  const values = new Float64Array(4);
   while (r.pos < end) {
-    // A run of canonical entries, the usual case: four little-endian reads each (the doubles follow 1-byte tags).
-    let q = r.pos;
-    for (; isCanonicalEntry(buf, q, end); q += CANONICAL_ENTRY_BYTES, row++) {
-      const a = view.getFloat64(q + 3, true);
-      const b = view.getFloat64(q + 12, true);
-      const c = view.getFloat64(q + 21, true);
-      const d = view.getFloat64(q + 30, true);
-      const o = row * 4;
-      if (ok(a) && ok(b) && ok(c) && ok(d)) {
-        x[o] = a;
-        x[o + 1] = b;
-        x[o + 2] = c;
-        x[o + 3] = d;
-      } else violations = badRow(violations, row, ALL_PRESENT, a, b, c, d);
+    let present = ALL_PRESENT;
+    if (isCanonicalEntry(buf, r.pos, end)) {
+      const p = r.pos;
+      values[0] = view.getFloat64(p + 3, true);
+      values[1] = view.getFloat64(p + 12, true);
+      values[2] = view.getFloat64(p + 21, true);
+      values[3] = view.getFloat64(p + 30, true);
+      r.pos = p + CANONICAL_ENTRY_BYTES;
+    } else {
+      const tag = r.tag(end);
+      if (tag !== FLOWERS_TAG) {
+        if (tag === OMIT_PROBABILITIES_TAG) r.bool(end);
+        else r.skip(tag, end);
+        continue;
+      }
+      const stop = r.delimited(end);
+      present = readFlower(r, stop, values, 0);
     }
-    r.pos = q;
-    if (q >= end) break;
-    // Any other field: a flower in another encoding, or another field.
-    const tag = r.tag(end);
-    if (tag !== FLOWERS_TAG) {
-      if (tag === OMIT_PROBABILITIES_TAG) r.bool(end);
-      else r.skip(tag, end);
-      continue;
-    }
-    const stop = r.delimited(end);
-    const present = readFlower(r, stop, values, 0);
     const a = values[0]!;
     const b = values[1]!;
     const c = values[2]!;
     const d = values[3]!;
     const o = row * 4;
-    if (present === ALL_PRESENT && ok(a) && ok(b) && ok(c) && ok(d)) {
-      x[o] = a;
-      x[o + 1] = b;
-      x[o + 2] = c;
-      x[o + 3] = d;
-    } else violations = badRow(violations, row, present, a, b, c, d);
+    x[o] = a;
+    x[o + 1] = b;
+    x[o + 2] = c;
+    x[o + 3] = d;
+    const mask = maskAt(ranges, x, o);
+    masks[row] = mask;
+    if (mask !== 0) flagged++;
+    if (!(present === ALL_PRESENT && ok(a) && ok(b) && ok(c) && ok(d))) violations = badRow(violations, row, present, a, b, c, d);
     row++;
   }
-  return violations?.error();
+  return { invalid: violations?.error(), flagged };
+}
+
+/** The out-of-range mask of the row at x[o, o + 4): what the leading rows' loop computes, unrolled. */
+function maskAt({ low, high, bits }: MeasurementRanges, x: Float64Array, o: number): number {
+  let mask = 0;
+  for (let j = 0; j < 4; j++) {
+    const v = x[o + j]!;
+    if (v < low[j]! || v > high[j]!) mask |= bits[j]!;
+  }
+  return mask;
 }
 
 /** Notes what is wrong with row `row`'s measurements (`present`: readFlower's mask), up to the reporting limit. */

@@ -5,10 +5,10 @@
  */
 import { WireType, type WireReader } from "./reader.js";
 
-const SEPAL_LENGTH_TAG = (1 << 3) | WireType.I64;
-const SEPAL_WIDTH_TAG = (2 << 3) | WireType.I64;
-const PETAL_LENGTH_TAG = (3 << 3) | WireType.I64;
-const PETAL_WIDTH_TAG = (4 << 3) | WireType.I64;
+export const SEPAL_LENGTH_TAG = (1 << 3) | WireType.I64;
+export const SEPAL_WIDTH_TAG = (2 << 3) | WireType.I64;
+export const PETAL_LENGTH_TAG = (3 << 3) | WireType.I64;
+export const PETAL_WIDTH_TAG = (4 << 3) | WireType.I64;
 /** A Flower with all four measurements, each once, in field order: 4 × (1-byte tag + 8 bytes). */
 export const CANONICAL_FLOWER_BYTES = 36;
 /** The presence mask of a flower with all four measurements. */
