@@ -154,6 +154,41 @@ describe("the WebAssembly batch kernel", () => {
     }
   });
 
+  it("answers in its own memory, lent, what predictBatch answers, as its memory grows, and ends a loan at its next use", () => {
+    const model = new IrisModel(committed);
+    for (const rows of [1, 3, 4096, 10_001, 25_000]) {
+      const x = new Float64Array(rows * 4);
+      for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) % 1000) / 125;
+      // Rows the kernel leaves, handed to the JavaScript kernel in the loan's arrays.
+      for (const r of [0, Math.floor(rows / 2), rows - 1]) x[r * 4] = Number.MAX_VALUE;
+      const classes = new Int32Array(rows);
+      const probabilities = new Float64Array(rows * 3);
+      model.predictBatch(x, rows, classes, probabilities);
+      const loan = model.lendBatch(rows)!;
+      loan.x.set(x);
+      model.predictLent(loan);
+      expect(loan.current()).toBe(true);
+      expect([Array.from(loan.classes), Array.from(loan.probabilities)]).toEqual([Array.from(classes), Array.from(probabilities)]);
+      // Any later use of the kernel, by any model, ends the loan.
+      model.predictBatch(x, 1, new Int32Array(1), new Float64Array(3));
+      expect(loan.current()).toBe(false);
+      expect(() => model.predictLent(loan)).toThrow("the kernel's memory was used again before the loan's rows were run");
+      const next = model.lendBatch(1)!;
+      expect(model.lendBatch(1)!.current() && !next.current()).toBe(true);
+    }
+  });
+
+  it("lends nothing for a model it does not run", () => {
+    const fourClasses = new IrisModel({
+      ...committed,
+      classes: ["a", "b", "c", "d"],
+      coefficients: [...committed.coefficients, [0, 0, 0, 0]],
+      intercepts: [...committed.intercepts, 0],
+    });
+    expect(fourClasses.lendBatch(10)).toBeUndefined();
+    expect(new IrisModel(committed).lendBatch(10)).toBeDefined();
+  });
+
   it("leaves to the fallback exactly the pairs of rows with an argument it does not take", () => {
     const kernel = SoftmaxKernel.shared()!;
     // Exp arguments per row; the rows go in pairs (0, 1), (2, 3), (4).

@@ -5,7 +5,7 @@
 import type { ModelArtifact } from "./artifact-schema.js";
 import { FEATURE_UNIT } from "./features.js";
 import { linearScores } from "./scoring.js";
-import { SoftmaxKernel } from "./softmax-kernel.js";
+import { SoftmaxKernel, type KernelLoan } from "./softmax-kernel.js";
 
 /** One prediction: the winning class and the probability of every class. */
 export interface Prediction {
@@ -185,6 +185,23 @@ export class IrisModel {
       if (this.iris) this.predictBatch3x4(x, 0, rows, classesOut, undefined, 0);
       else for (let r = 0; r < rows; r++) classesOut[r] = this.argmaxRow(x, r * d);
     }
+  }
+
+  /**
+   * The batch kernel's own memory for `rows` rows, for a caller that can
+   * write the measurements (model order) straight into its `x`; then
+   * predictLent() writes the classes and probabilities in place, as
+   * predictBatch() would. Undefined when this model does not run the
+   * WebAssembly kernel (not 3 classes × 4 features, or no WebAssembly
+   * SIMD). The loan ends at the kernel's next use, by any model.
+   */
+  lendBatch(rows: number): KernelLoan | undefined {
+    return this.iris ? SoftmaxKernel.shared()?.lend(rows) : undefined;
+  }
+
+  /** predictBatch() with probabilities, on the rows of a loan from lendBatch(). */
+  predictLent(loan: KernelLoan): void {
+    SoftmaxKernel.shared()!.runLent(this.w, this.b, loan, (r) => this.predictBatch3x4(loan.x, r, r + 1, loan.classes, loan.probabilities, 0));
   }
 
   /** Scores (logits) → softmax into out[offset..]; returns the argmax. */

@@ -7,20 +7,18 @@
  *
  * Rows go through the kernel's memory in chunks: the measurements are
  * copied in, the classes and probabilities copied out, so callers keep
- * their own typed arrays. The rows the kernel leaves (see the generator:
- * a score that is not finite, an exp argument the kernel does not take)
- * are handed to a fallback, the JavaScript kernel.
+ * their own typed arrays; or a caller borrows the memory for its rows
+ * (lend), and nothing is copied. The rows the kernel leaves (see the
+ * generator: a score that is not finite, an exp argument the kernel does
+ * not take) are handed to a fallback, the JavaScript kernel.
  */
 import { SOFTMAX_KERNEL_WASM } from "./gen/softmax-kernel.js";
 
-/** Rows per pass through the kernel's memory. */
+/** Rows the kernel's memory holds at first: run() passes larger batches through it in chunks of this many. */
 const CHUNK_ROWS = 4096;
 const PARAMS_BYTES = 128;
-const X_AT = PARAMS_BYTES;
-const CLASSES_AT = X_AT + CHUNK_ROWS * 4 * 8;
-const OUT_AT = CLASSES_AT + CHUNK_ROWS * 4;
-const LEFT_AT = OUT_AT + CHUNK_ROWS * 3 * 8;
-const MEMORY_BYTES = LEFT_AT + CHUNK_ROWS * 4;
+/** Bytes per row of the kernel's memory: 4 measurements, a class, 3 probabilities, a row index left. */
+const ROW_BYTES = 4 * 8 + 4 + 3 * 8 + 4;
 const PAGE_BYTES = 65_536;
 
 /** What this module uses of WebAssembly (the global; TypeScript's ES and Node.js libraries do not describe it). */
@@ -34,31 +32,71 @@ interface Memory {
   grow(pages: number): number;
 }
 
+/**
+ * Rows of the kernel's own memory lent to a caller (see SoftmaxKernel.lend):
+ * the caller writes the measurements into `x`, runLent() writes `classes` and
+ * `probabilities` in place. Valid until the kernel's next use.
+ */
+export interface KernelLoan {
+  readonly rows: number;
+  /** rows × 4 measurements, row-major, in model order. */
+  readonly x: Float64Array;
+  readonly classes: Int32Array;
+  /** rows × 3. */
+  readonly probabilities: Float64Array;
+  /** Whether the memory is still this loan's (no later run or loan has used it). */
+  current(): boolean;
+}
+
 type Softmax3x4 = (params: number, x: number, rows: number, classes: number, out: number, left: number) => number;
 
 /** Handles one row the kernel left: writes its class and probabilities. */
 export type RowFallback = (row: number) => void;
 
 export class SoftmaxKernel {
+  readonly #memory: Memory;
   readonly #run: Softmax3x4;
-  readonly #params: Float64Array;
-  readonly #x: Float64Array;
-  readonly #classes: Int32Array;
-  readonly #out: Float64Array;
-  readonly #left: Int32Array;
+  /** Rows the memory holds, and where each of its regions starts (see #layOut). */
+  #capacity = 0;
+  #xAt = 0;
+  #classesAt = 0;
+  #outAt = 0;
+  #leftAt = 0;
+  #params!: Float64Array;
+  #x!: Float64Array;
+  #classes!: Int32Array;
+  #out!: Float64Array;
+  #left!: Int32Array;
+  /** Counts the uses of the memory: a loan is current while this is its number. */
+  #loan = 0;
 
   private constructor(exports: Record<string, unknown>) {
-    const memory = exports.memory as Memory;
-    const pages = Math.ceil(MEMORY_BYTES / PAGE_BYTES) - memory.buffer.byteLength / PAGE_BYTES;
-    if (pages > 0) memory.grow(pages);
-    // The memory never grows again: these views stay attached.
-    const buffer = memory.buffer;
+    this.#memory = exports.memory as Memory;
     this.#run = exports.softmax3x4 as Softmax3x4;
+    this.#layOut(CHUNK_ROWS);
+  }
+
+  /**
+   * Makes the memory hold `rows` rows (it grows, never shrinks): the
+   * parameters, then the measurements, classes, probabilities and rows left,
+   * each region 8-byte aligned (the capacity is even). Growing detaches the
+   * typed arrays over the memory, so they are made anew.
+   */
+  #layOut(rows: number): void {
+    const capacity = Math.max(this.#capacity, Math.ceil(rows / 1024) * 1024);
+    const pages = Math.ceil((PARAMS_BYTES + capacity * ROW_BYTES) / PAGE_BYTES) - this.#memory.buffer.byteLength / PAGE_BYTES;
+    if (pages > 0) this.#memory.grow(pages);
+    this.#capacity = capacity;
+    this.#xAt = PARAMS_BYTES;
+    this.#classesAt = this.#xAt + capacity * 4 * 8;
+    this.#outAt = this.#classesAt + capacity * 4;
+    this.#leftAt = this.#outAt + capacity * 3 * 8;
+    const buffer = this.#memory.buffer;
     this.#params = new Float64Array(buffer, 0, 15);
-    this.#x = new Float64Array(buffer, X_AT, CHUNK_ROWS * 4);
-    this.#classes = new Int32Array(buffer, CLASSES_AT, CHUNK_ROWS);
-    this.#out = new Float64Array(buffer, OUT_AT, CHUNK_ROWS * 3);
-    this.#left = new Int32Array(buffer, LEFT_AT, CHUNK_ROWS);
+    this.#x = new Float64Array(buffer, this.#xAt, capacity * 4);
+    this.#classes = new Int32Array(buffer, this.#classesAt, capacity);
+    this.#out = new Float64Array(buffer, this.#outAt, capacity * 3);
+    this.#left = new Int32Array(buffer, this.#leftAt, capacity);
   }
 
   static #shared: SoftmaxKernel | null | undefined;
@@ -83,7 +121,7 @@ export class SoftmaxKernel {
    * for a model with weights `w` (3 × 4, class-major) and intercepts `b`,
    * into classesOut[0, rows) and probabilitiesOut[0, rows × 3); each row the
    * kernel leaves is handed to `fallback`, after the kernel's output for its
-   * chunk has been copied out.
+   * chunk has been copied out. Ends any loan.
    */
   run(
     w: Float64Array,
@@ -94,16 +132,50 @@ export class SoftmaxKernel {
     probabilitiesOut: Float64Array,
     fallback: RowFallback,
   ): void {
-    const params = this.#params;
-    params.set(w);
-    params.set(b, 12);
-    for (let first = 0; first < rows; first += CHUNK_ROWS) {
-      const n = Math.min(CHUNK_ROWS, rows - first);
+    this.#loan++;
+    this.#setParams(w, b);
+    const chunk = this.#capacity;
+    for (let first = 0; first < rows; first += chunk) {
+      const n = Math.min(chunk, rows - first);
       this.#x.set(x.subarray(first * 4, (first + n) * 4));
-      const left = this.#run(0, X_AT, n, CLASSES_AT, OUT_AT, LEFT_AT);
+      const left = this.#run(0, this.#xAt, n, this.#classesAt, this.#outAt, this.#leftAt);
       classesOut.set(this.#classes.subarray(0, n), first);
       probabilitiesOut.set(this.#out.subarray(0, n * 3), first * 3);
       for (let i = 0; i < left; i++) fallback(first + this.#left[i]!);
     }
+  }
+
+  /**
+   * The kernel's memory for `rows` rows, lent (growing it if need be), so
+   * that a caller's rows need not be copied in, nor its answer out: fill
+   * `x`, then runLent(). Ends any earlier loan.
+   */
+  lend(rows: number): KernelLoan {
+    if (rows > this.#capacity) this.#layOut(rows);
+    const loan = ++this.#loan;
+    return {
+      rows,
+      x: this.#x.subarray(0, rows * 4),
+      classes: this.#classes.subarray(0, rows),
+      probabilities: this.#out.subarray(0, rows * 3),
+      current: () => loan === this.#loan,
+    };
+  }
+
+  /**
+   * run() on a loan's rows, in place: its classes and probabilities are
+   * written; each row the kernel leaves is handed to `fallback`, which
+   * writes them into the loan's arrays.
+   */
+  runLent(w: Float64Array, b: Float64Array, loan: KernelLoan, fallback: RowFallback): void {
+    if (!loan.current()) throw new Error("the kernel's memory was used again before the loan's rows were run");
+    this.#setParams(w, b);
+    const left = this.#run(0, this.#xAt, loan.rows, this.#classesAt, this.#outAt, this.#leftAt);
+    for (let i = 0; i < left; i++) fallback(this.#left[i]!);
+  }
+
+  #setParams(w: Float64Array, b: Float64Array): void {
+    this.#params.set(w);
+    this.#params.set(b, 12);
   }
 }

@@ -31,6 +31,8 @@ export interface ServedModel {
    * (sepal_length, sepal_width, petal_length, petal_width).
    */
   readonly columns: readonly [number, number, number, number];
+  /** Whether the model's features are in Flower field order (columns 0, 1, 2, 3). */
+  readonly modelOrder: boolean;
   /** The model's feature names in model order (the bits of an out-of-range mask); the encoder only reads it. */
   readonly featureNames: string[];
   /** The model's training ranges, for readers of measurements in FLOWER_FIELDS order. */
@@ -67,6 +69,7 @@ export function serveModel(model: IrisModel, loadedAt: Date = new Date()): Serve
     loadedAt,
     info: modelInfo(model, loadedAt),
     columns: columns as [number, number, number, number],
+    modelOrder: columns.every((c, i) => c === i),
     featureNames: [...model.featureNames],
     ranges: {
       low: Float64Array.from(columns, (c) => model.artifact.features[c]!.min),

@@ -20,6 +20,7 @@ import {
 import type { Logger } from "../../logger.js";
 import type { PredictionRecorder } from "../metrics/recorder.js";
 import type { Readiness } from "../readiness.js";
+import type { ServedModel } from "../served-model.js";
 import { unary } from "./unary.js";
 import { inModelOrder, readFlower } from "../validate.js";
 import {
@@ -129,15 +130,39 @@ export function createIrisService({ readiness, maxBatchRows, logger, recorder }:
         `batch of ${rows} flowers exceeds the limit of ${maxBatchRows} rows per call; split it into smaller batches`,
       );
     }
+    // With probabilities, and measurements read in model order, the rows
+    // are read into the batch kernel's own memory, and the answer is
+    // encoded from it: nothing is copied in or out.
+    const loan = request.omitProbabilities || !served.modelOrder ? undefined : model.lendBatch(rows);
+    if (loan !== undefined) {
+      const { masks, current } = buffers.takeMasks(rows);
+      const read = readBatchRows(request, served.ranges, loan.x, masks);
+      if (read.invalid !== undefined) throw read.invalid;
+      model.predictLent(loan);
+      return answer(served, loan.classes, loan.probabilities, masks, read.flagged, () => current() && loan.current());
+    }
     const k = model.numClasses;
     const { x, classIndices, probabilities, masks, current } = buffers.take(rows, request.omitProbabilities ? 0 : k);
     const read = readBatchRows(request, served.ranges, x, masks);
     if (read.invalid !== undefined) throw read.invalid;
     model.predictBatch(inModelOrder(served, x, rows), rows, classIndices, request.omitProbabilities ? undefined : probabilities);
-    const flagged = read.flagged > 0;
-    recorder.predictedBatch(model, classIndices, rows, flagged ? masks : undefined);
+    return answer(served, classIndices, probabilities, masks, read.flagged, current);
+  };
+
+  /** A batch's answer, reported to the recorder. */
+  const answer = (
+    served: ServedModel,
+    classIndices: Int32Array,
+    probabilities: Float64Array,
+    masks: Uint32Array,
+    flaggedRows: number,
+    current: () => boolean,
+  ): BatchAnswer => {
+    const flagged = flaggedRows > 0;
+    const rows = classIndices.length;
+    recorder.predictedBatch(served.model, classIndices, rows, flagged ? masks : undefined);
     return {
-      modelVersion: model.version,
+      modelVersion: served.model.version,
       // Built once per served model; the encoder only reads it.
       classes: served.info.classes,
       classIndices,

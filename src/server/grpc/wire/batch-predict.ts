@@ -11,10 +11,11 @@
  * checks the whole encoding and counts the flowers, building nothing per
  * row, so a batch over the row limit costs one scan whatever it holds; the
  * handler then reads the measurements (readBatchRows) into a buffer it
- * reuses from call to call, and tells which lie outside the served model's
- * training range in the same pass. On this kind of machine a fresh 300 KB
- * typed array costs more (page faults) than decoding 10 000 flowers into
- * one that is already there.
+ * reuses from call to call (BatchBuffers, or the batch kernel's own memory,
+ * lent), and tells which lie outside the served model's training range in
+ * the same pass. On this kind of machine a fresh 300 KB typed array costs
+ * more (page faults) than decoding 10 000 flowers into one that is already
+ * there.
  */
 import { endianness } from "node:os";
 import type { IrisError } from "../../../errors.js";
@@ -301,14 +302,26 @@ export class BatchBuffers {
     if (this.#classIndices.length < rows) this.#classIndices = new Int32Array(rows);
     if (this.#probabilities.length < rows * classes) this.#probabilities = new Float64Array(rows * classes);
     if (this.#masks.length < rows) this.#masks = new Uint32Array(rows);
-    const loan = ++this.#loan;
+    const current = this.#lend();
     return {
       x: this.#x.subarray(0, rows * 4),
       classIndices: this.#classIndices.subarray(0, rows),
       probabilities: this.#probabilities.subarray(0, rows * classes),
       masks: this.#masks.subarray(0, rows),
-      current: () => loan === this.#loan,
+      current,
     };
+  }
+
+  /** take() for a call whose other arrays are lent by the batch kernel: only the masks. */
+  takeMasks(rows: number): { masks: Uint32Array; current: () => boolean } {
+    if (this.#masks.length < rows) this.#masks = new Uint32Array(rows);
+    return { masks: this.#masks.subarray(0, rows), current: this.#lend() };
+  }
+
+  /** Ends the loan before, and tells whether the one it starts is current. */
+  #lend(): () => boolean {
+    const loan = ++this.#loan;
+    return () => loan === this.#loan;
   }
 }
 
