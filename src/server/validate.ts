@@ -160,8 +160,8 @@ export function readFlowers(served: ServedModel, flowers: readonly Flower[], x: 
  * reordered copy.
  */
 export function inModelOrder(served: ServedModel, x: Float64Array, rows: number): Float64Array {
+  if (served.modelOrder) return x;
   const [c0, c1, c2, c3] = served.columns;
-  if (c0 === 0 && c1 === 1 && c2 === 2 && c3 === 3) return x;
   const out = new Float64Array(rows * 4);
   for (let i = 0; i < rows * 4; i += 4) {
     out[i + c0] = x[i]!;
