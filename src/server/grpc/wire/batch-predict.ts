@@ -59,31 +59,24 @@ const CANONICAL_ENTRY_BYTES = 2 + CANONICAL_FLOWER_BYTES;
 /** A canonical entry's first three bytes (its tag, its length, the first measurement's tag), read as one little-endian number. */
 const CANONICAL_ENTRY_HEAD = FLOWERS_TAG | (CANONICAL_FLOWER_BYTES << 8) | (SEPAL_LENGTH_TAG << 16);
 
-/** Whether a canonical `flowers` entry (see CANONICAL_ENTRY_BYTES) starts at buf[p] and ends by `end`. */
-function isCanonicalEntry(buf: Uint8Array, p: number, end: number): boolean {
-  return (
-    p + CANONICAL_ENTRY_BYTES <= end &&
-    buf[p] === FLOWERS_TAG &&
-    buf[p + 1] === CANONICAL_FLOWER_BYTES &&
-    isCanonicalFlower(buf, p + 2, p + CANONICAL_ENTRY_BYTES)
-  );
-}
-
 /**
- * Where the run of canonical entries starting at buf[p] ends (p itself when
- * none starts there): isCanonicalEntry for each, its first three bytes
- * read at once.
+ * Whether a canonical `flowers` entry (see CANONICAL_ENTRY_BYTES) starts at
+ * buf[p] and ends by `end` (`view` is over `buf`): its first three bytes
+ * are read at once.
  */
-function canonicalRunEnd(buf: Uint8Array, view: DataView, p: number, end: number): number {
-  while (
+function isCanonicalEntry(buf: Uint8Array, view: DataView, p: number, end: number): boolean {
+  return (
     p + CANONICAL_ENTRY_BYTES <= end &&
     (view.getUint32(p, true) & 0xffffff) === CANONICAL_ENTRY_HEAD &&
     buf[p + 11] === SEPAL_WIDTH_TAG &&
     buf[p + 20] === PETAL_LENGTH_TAG &&
     buf[p + 29] === PETAL_WIDTH_TAG
-  ) {
-    p += CANONICAL_ENTRY_BYTES;
-  }
+  );
+}
+
+/** Where the run of canonical entries starting at buf[p] ends (p itself when none starts there). */
+function canonicalRunEnd(buf: Uint8Array, view: DataView, p: number, end: number): number {
+  while (isCanonicalEntry(buf, view, p, end)) p += CANONICAL_ENTRY_BYTES;
   return p;
 }
 
@@ -200,7 +193,7 @@ export function readBatchRows({ bytes, rows, leadingRows }: BatchRequest, ranges
   const values = new Float64Array(4);
   while (r.pos < end) {
     let present = ALL_PRESENT;
-    if (isCanonicalEntry(buf, r.pos, end)) {
+    if (isCanonicalEntry(buf, view, r.pos, end)) {
       const p = r.pos;
       values[0] = view.getFloat64(p + 3, true);
       values[1] = view.getFloat64(p + 12, true);
@@ -235,7 +228,7 @@ export function readBatchRows({ bytes, rows, leadingRows }: BatchRequest, ranges
   return { invalid: violations?.error(), flagged };
 }
 
-/** The out-of-range mask of the row at x[o, o + 4): what the leading rows' loop computes, unrolled. */
+/** The out-of-range mask of the row at x[o, o + 4), as the leading rows' loop computes it unrolled. */
 function maskAt({ low, high, bits }: MeasurementRanges, x: Float64Array, o: number): number {
   let mask = 0;
   for (let j = 0; j < 4; j++) {
