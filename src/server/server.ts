@@ -34,6 +34,7 @@ import type { ModelHolder } from "./model-holder.js";
 import { InflightBytes, LoadShedder } from "./limits.js";
 import type { ModelReloader } from "./model-reloader.js";
 import { Readiness } from "./readiness.js";
+import { holdTickObject } from "./tick-object.js";
 
 export interface IrisServerOptions {
   host: string;
@@ -131,6 +132,7 @@ const DEFAULT_MAX_CONNECTION_AGE_GRACE_MS = 10_000;
 
 export async function startIrisServer(options: IrisServerOptions): Promise<IrisServer> {
   const { host, holder, logger, reloader } = options;
+  holdTickObject();
   if (reloader !== undefined && reloader.holder !== holder) throw new Error("startIrisServer: the reloader must reload into the server's holder");
   const readiness = new Readiness(holder);
   const serverVersion = options.serverVersion ?? "0.0.0";
