@@ -4,18 +4,19 @@
  *
  * Node builds each record as an object literal with two symbol keys
  * (`{ [async_id_symbol]: ..., [trigger_async_id_symbol]: ..., callback,
- * args }`). Its hidden classes live only through the records alive at a
- * time, and V8 forgets them at a garbage collection that finds none. When
- * that happens in the middle of a concurrent mark-compact, as the one the
- * server's start-up prompts often does, V8 afterwards defines each new
- * record's properties through its slow runtime path: measured on Node 20,
- * `process.nextTick` took 300-500 ns instead of 60-100 ns, in 5 of 6
- * starts of `iris serve`, for the life of the process. A gRPC call makes
- * about a dozen ticks (grpc-js, node:http2, the streams), so that was some
- * 6 µs of server CPU per `Predict`, a tenth of its cost. The no-op server
- * of the benchmark, whose start-up prompts no mark-compact, never had it.
- * One record kept alive keeps the hidden classes known (see
- * docs/performance.md).
+ * args }`), whose hidden classes live only through the records alive at
+ * the time. Measured on Node 20: after the concurrent mark-compact that
+ * the server's start-up (with the HTTP port) prompts, in 5 of 6 starts of
+ * `iris serve`, V8 defined each new record's properties through its slow
+ * runtime path for the life of the process, and a `process.nextTick` took
+ * 300-500 ns instead of 60-100 ns. Without concurrent or incremental
+ * marking, or with no mark-compact during start-up, every start was fast;
+ * the likely reason is that the collection, finding no record alive,
+ * drops the records' hidden classes while the code that makes them still
+ * refers to them. A gRPC call makes about a dozen ticks (grpc-js,
+ * node:http2, the streams): some 6 µs of server CPU per `Predict`, a
+ * tenth of its cost. With one record kept alive, 8 of 8 starts were fast
+ * (see docs/performance.md).
  *
  * The record is taken from inside a tick of its own: while a tick's
  * callback runs, `executionAsyncResource()` is that tick's record (no hook
@@ -23,12 +24,13 @@
  */
 import { executionAsyncResource } from "node:async_hooks";
 
+let asked = false;
 let held: object | undefined;
 
 /** Keeps one nextTick record alive (once per process; later calls do nothing). Takes effect at the next tick. */
 export function holdTickObject(): void {
-  if (held !== undefined) return;
-  held = {};
+  if (asked) return;
+  asked = true;
   process.nextTick(() => {
     held = executionAsyncResource();
   });
