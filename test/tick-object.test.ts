@@ -2,8 +2,8 @@
  * The server keeps one of process.nextTick's own records alive
  * (src/server/tick-object.ts): a started server holds one, it is a record
  * of the kind nextTick makes now (the same own keys), and it is held once
- * per process. The speed it
- * keeps is measured by the benchmark (docs/performance.md), not here.
+ * per process. The speed it keeps is measured by the benchmark
+ * (docs/performance.md), not here.
  */
 import { executionAsyncResource } from "node:async_hooks";
 import { describe, expect, it } from "vitest";
