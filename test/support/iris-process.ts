@@ -24,7 +24,8 @@ export interface IrisProcess {
 }
 
 export function useIrisProcesses(): {
-  iris(args: string[], env?: Record<string, string>): IrisProcess;
+  /** `nodeArgs` go to node itself, before the script (V8 flags). */
+  iris(args: string[], env?: Record<string, string>, nodeArgs?: string[]): IrisProcess;
   defer(cleanup: () => Promise<void>): void;
 } {
   let children: ChildProcessWithoutNullStreams[] = [];
@@ -36,8 +37,8 @@ export function useIrisProcesses(): {
     cleanups = [];
   });
   return {
-    iris(args, env = {}) {
-      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+    iris(args, env = {}, nodeArgs = []) {
+      const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/cli/main.ts", ...args], {
         cwd: REPO,
         // A free HTTP port unless the test says otherwise: 8080 may be taken on a shared machine.
         env: { ...process.env, IRIS_HTTP_PORT: "0", ...env },

@@ -10,7 +10,14 @@ interface CommandEntry {
 export const commands: readonly CommandEntry[] = [
   { name: "train", load: async () => (await import("./train.js")).train },
   { name: "predict", load: async () => (await import("./predict.js")).predict },
-  { name: "serve", load: async () => (await import("./serve.js")).serve },
+  {
+    name: "serve",
+    // node:http2's header names are made keys before anything else loads node:http2 (see the module).
+    load: async () => {
+      await import("../../server/http2-header-names.js");
+      return (await import("./serve.js")).serve;
+    },
+  },
   { name: "info", load: async () => (await import("./info.js")).info },
   { name: "health", load: async () => (await import("./health.js")).health },
 ];
