@@ -29,6 +29,7 @@ import { endCall, mintsRequestIds, REQUEST_ID_KEY, requestIdOf, startCall, type 
 import { undecodableError } from "./codec.js";
 import type { GrpcConnection } from "./connections.js";
 import { RequestDeadlines, RequestFlow, type FlowCall, type FlowOptions } from "./flow.js";
+import { completeResponseOptions } from "./response-options.js";
 import { toServiceStatus } from "./status.js";
 
 /** go-grpc-prometheus's grpc_type of a method. */
@@ -189,6 +190,7 @@ export function callInterceptor(options: CallInterceptorOptions): ServerIntercep
       methods.set(method.path, info);
     }
     const stream = streamOf(next, options.logger);
+    if (stream !== undefined && (next as { stream?: unknown }).stream === stream) completeResponseOptions(next, options.logger);
     // grpc-js's type asks for its ServerInterceptingCall class; it only ever uses the interface GrpcCall implements.
     return new GrpcCall(info, next, stream, peerOf(next, stream), port) as unknown as ReturnType<ServerInterceptor>;
   };
