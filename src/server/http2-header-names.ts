@@ -7,10 +7,10 @@
  *
  * Node makes these constants in C++ as plain strings. V8 keys properties by
  * its one internalized string per text, and "date" is one already when
- * node:http2 loads. The first time a constant is
- * used as a key, V8 turns it into a forwarding ("thin") string to the
- * internalized one. A young-generation collection replaces references to a
- * young forwarding string by the string it points to; an old one stays.
+ * node:http2 loads. The first time a constant is used as a key, V8 turns
+ * it into a forwarding ("thin") string to the internalized one. A
+ * young-generation collection replaces references to a young forwarding
+ * string by the string it points to; an old one stays.
  * Measured on Node 20: in `iris serve`, node:http2's first response came
  * after start-up had moved the constants to the old generation, and the
  * store of the `date` header every response gets (`headers[HTTP2_HEADER_DATE]
