@@ -190,7 +190,6 @@ export function callInterceptor(options: CallInterceptorOptions): ServerIntercep
       methods.set(method.path, info);
     }
     const stream = streamOf(next, options.logger);
-    if (stream !== undefined && (next as { stream?: unknown }).stream === stream) completeResponseOptions(next, options.logger);
     // grpc-js's type asks for its ServerInterceptingCall class; it only ever uses the interface GrpcCall implements.
     return new GrpcCall(info, next, stream, peerOf(next, stream), port) as unknown as ReturnType<ServerInterceptor>;
   };
@@ -232,6 +231,9 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener, FlowCall {
       port.options.connections.callStarted(peer.connection, stream?.session);
       this.#inProgress = true;
     }
+    // grpc-js's base call is the one below (no interceptor from credentials in between).
+    const belowIsBase = stream !== undefined && (next as { stream?: unknown }).stream === stream;
+    if (belowIsBase) completeResponseOptions(next, port.options.logger);
     this.#flow =
       stream === undefined
         ? undefined
@@ -242,8 +244,8 @@ class GrpcCall implements ServerInterceptingCallInterface, Listener, FlowCall {
             port.deadlines,
             method.requestStream,
             this,
-            // The base call is the one below: it will call this call's dataArrived.
-            (next as { stream?: unknown }).stream === stream && handsChunks(next),
+            // The base call will call this call's dataArrived.
+            belowIsBase && handsChunks(next),
           );
   }
 
